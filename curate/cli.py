@@ -1,0 +1,132 @@
+"""The `curate` command. Thin: parse arguments, call one function, print where the results are.
+
+Heavy libraries (datatrove, ray, torch, presidio) are imported inside the commands, so `curate --help`
+answers at once.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEMO_CONFIG = REPO_ROOT / "pipelines" / "demo.yaml"
+
+EXAMPLES = """examples:
+  curate demo                                        # the whole flow on the bundled sample
+  curate run pipelines/web.yaml -o out/web --tasks 8 --workers 2
+  curate run pipelines/web.yaml --input web=/data/crawl/ -o out/crawl --executor ray
+  curate report out/web
+"""
+
+
+def _inputs(values: list[str]) -> dict[str, str]:
+    inputs = {}
+    for v in values:
+        source, sep, path = v.partition("=")
+        if not sep or not source or not path:
+            raise SystemExit(f"curate: --input expects SOURCE=PATH, got {v!r}")
+        inputs[source] = path
+    return inputs
+
+
+def cmd_run(args) -> None:
+    from curate.pipeline import run_pipeline
+    from curate.report import write_report
+
+    summary = run_pipeline(
+        args.config,
+        args.out,
+        executor=args.executor,
+        tasks=args.tasks,
+        workers=args.workers,
+        ray_address=args.ray_address,
+        inputs=_inputs(args.input),
+        overwrite=args.overwrite,
+    )
+    md, _ = write_report(args.out)
+    t = summary["totals"]
+    print(
+        f"{t['records']} records: {t['kept']} kept, {t['removed']} removed, {t['quarantined']} quarantined "
+        f"in {summary['wall_s']} s\noutput: {Path(args.out) / 'data'}\nreport: {md}"
+    )
+
+
+def cmd_report(args) -> None:
+    from curate.report import write_report
+
+    md, png = write_report(args.out)
+    print(f"report: {md}\nchart:  {png}")
+
+
+def cmd_demo(args) -> None:
+    if not DEMO_CONFIG.is_file():
+        raise SystemExit(f"curate demo: {DEMO_CONFIG} not found; run it from a source checkout (git clone, make demo)")
+    from curate.pipeline import run_pipeline
+    from curate.report import write_report
+
+    out = Path(args.out)
+    print(f"curate demo: running {DEMO_CONFIG.relative_to(REPO_ROOT)} on the bundled sample -> {out}/")
+    summary = run_pipeline(str(DEMO_CONFIG), str(out), tasks=args.tasks, workers=args.workers, overwrite=True)
+    md, png = write_report(out)
+    t = summary["totals"]
+    print(
+        f"\n{t['records']} records read: {t['kept']} kept, {t['removed']} removed, {t['quarantined']} quarantined "
+        f"({summary['wall_s']} s)\n"
+        f"  corpus (parquet):     {out / 'data'}/<source>/*.parquet\n"
+        f"  removed documents:    {out / 'removed'}/<stage>/*.jsonl.gz\n"
+        f"  quarantined records:  {out / 'quarantine'}/<source>/*.jsonl.gz\n"
+        f"  stats:                {out / 'stats.json'}\n"
+        f"  report:               {md} (chart {png})"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="curate",
+        description="Build LLM pretraining data from web and book dumps.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser(
+        "run",
+        help="run a pipeline config (readers, steps, writer)",
+        epilog="example: curate run pipelines/demo.yaml -o out/demo --tasks 2 --workers 2",
+    )
+    run.add_argument("config", help="pipeline YAML, e.g. pipelines/demo.yaml")
+    run.add_argument("-o", "--out", required=True, help="output folder (data/, removed/, quarantine/, stats.json)")
+    run.add_argument("--executor", choices=["local", "ray"], default="local")
+    run.add_argument("--tasks", type=int, default=1, help="number of shards of the input (default 1)")
+    run.add_argument("--workers", type=int, default=1, help="tasks run at once (default 1)")
+    run.add_argument("--ray-address", help="address of a running Ray cluster (default: start a local one)")
+    run.add_argument("--input", action="append", default=[], metavar="SOURCE=PATH", help="replace a reader's input path")
+    run.add_argument("--overwrite", action="store_true", help="delete OUT first instead of resuming in it")
+    run.set_defaults(func=cmd_run)
+
+    report = sub.add_parser("report", help="markdown + PNG summary of a run", epilog="example: curate report out/demo")
+    report.add_argument("out", help="output folder of `curate run`")
+    report.set_defaults(func=cmd_report)
+
+    demo = sub.add_parser("demo", help="run everything on the bundled sample", epilog="example: curate demo -o demo-out")
+    demo.add_argument("-o", "--out", default="curate-demo", help="output folder (default: ./curate-demo)")
+    demo.add_argument("--tasks", type=int, default=2)
+    demo.add_argument("--workers", type=int, default=2)
+    demo.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    from curate.config import ConfigError
+    from curate.pipeline import RunError
+
+    try:
+        args.func(args)
+    except (ConfigError, RunError, FileNotFoundError) as e:
+        print(f"curate {args.command}: error: {e}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+"""A pipeline config (plain YAML) -> readers, stages and a writer, each YAML mapping one-to-one onto a
+constructor's arguments.
+
+```yaml
+name: demo
+readers:
+  - warc: {path: "{data}/web", source: web}       # {data} is curate's bundled sample folder
+  - books: {path: "{data}/books", source: books}
+steps:
+  - html_extract: {timeout: 5}
+  - length_filter: {min_words: 50}
+writer:
+  parquet: {max_file_size: 1073741824}
+```
+
+Relative paths are taken relative to the config file, never to the working directory.
+"""
+
+import inspect
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+DATA_DIR = Path(__file__).parent / "data"
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _readers():
+    from curate.io.books import BookReader
+    from curate.io.jsonl import JsonlReader
+    from curate.io.parquet import ParquetReader
+    from curate.io.warc import WarcReader
+
+    return {"warc": WarcReader, "jsonl": JsonlReader, "parquet": ParquetReader, "books": BookReader}
+
+
+def _steps():
+    from curate.io.html import HtmlExtract
+    from curate.quality.length import LengthFilter
+
+    return {"html_extract": HtmlExtract, "length_filter": LengthFilter}
+
+
+def _writers():
+    from curate.io.writer import ShardWriter
+
+    return {"parquet": ShardWriter}
+
+
+@dataclass
+class PipelineConfig:
+    name: str
+    path: Path
+    readers: list[tuple[str, dict]]
+    steps: list[tuple[str, dict]]
+    writer: tuple[str, dict]
+
+
+def _entry(item, where: str, noun: str, registry: dict, file: Path) -> tuple[str, dict]:
+    """One `- kind: {args}` entry, validated against the constructor of `kind`."""
+    if isinstance(item, str):
+        item = {item: {}}
+    if not isinstance(item, dict) or len(item) != 1:
+        raise ConfigError(f"{file}: {where}: expected one `name: {{arguments}}` mapping, got {item!r}")
+    (kind, args), = item.items()
+    args = args or {}
+    if kind not in registry:
+        raise ConfigError(f"{file}: {where}: unknown {noun} {kind!r}; known: {sorted(registry)}")
+    if not isinstance(args, dict):
+        raise ConfigError(f"{file}: {where} ({kind}): arguments must be a mapping, got {args!r}")
+    params = inspect.signature(registry[kind].__init__).parameters
+    accepted = {p for p in params if p not in ("self", "output_folder")}
+    if unknown := sorted(set(args) - accepted):
+        raise ConfigError(f"{file}: {where} ({kind}): unknown argument(s) {unknown}; accepted: {sorted(accepted)}")
+    required = {
+        p.name
+        for p in params.values()
+        if p.default is inspect.Parameter.empty and p.name not in ("self", "output_folder")
+        and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    }
+    if missing := sorted(required - set(args)):
+        raise ConfigError(f"{file}: {where} ({kind}): missing required argument(s) {missing}")
+    return kind, dict(args)
+
+
+def load_config(path: str | Path) -> PipelineConfig:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such config file")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping with readers, steps and writer")
+    if unknown := sorted(set(raw) - {"name", "readers", "steps", "writer"}):
+        raise ConfigError(f"{path}: unknown top-level key(s) {unknown}; expected name, readers, steps, writer")
+    readers = raw.get("readers") or []
+    if not readers:
+        raise ConfigError(f"{path}: `readers` must list at least one reader")
+    readers = [_entry(r, f"readers[{i}]", "reader", _readers(), path) for i, r in enumerate(readers)]
+    for kind, args in readers:
+        if "path" in args:
+            args["path"] = resolve_path(args["path"], path.parent)
+    steps = [_entry(s, f"steps[{i}]", "step", _steps(), path) for i, s in enumerate(raw.get("steps") or [])]
+    writer = _entry(raw.get("writer") or "parquet", "writer", "writer", _writers(), path)
+    sources = [args["source"] for _, args in readers]
+    if len(set(sources)) != len(sources):
+        raise ConfigError(f"{path}: each reader needs its own `source`; got {sources}")
+    return PipelineConfig(raw.get("name") or path.stem, path, readers, steps, writer)
+
+
+def resolve_path(value: str, base: Path) -> str:
+    value = str(value).replace("{data}", str(DATA_DIR))
+    if "://" in value or Path(value).is_absolute():
+        return value
+    return str((base / value).resolve())
+
+
+def override_inputs(config: PipelineConfig, inputs: dict[str, str]) -> None:
+    """`--input SOURCE=PATH` replaces the path of the reader of that source."""
+    by_source = {args["source"]: args for _, args in config.readers}
+    for source, value in inputs.items():
+        if source not in by_source:
+            raise ConfigError(f"--input {source}=...: no reader has source {source!r}; sources: {sorted(by_source)}")
+        by_source[source]["path"] = resolve_path(value, Path.cwd())
+
+
+def build_pipeline(config: PipelineConfig, out: str) -> list:
+    """Instantiate the steps, naming each stage and pointing it at OUT/removed/ or OUT/quarantine/."""
+    pipeline = []
+    names = set()
+    for kind, args in config.readers:
+        reader = _readers()[kind](**args)
+        reader.attach(f"read_{args['source']}", f"{out}/quarantine")
+        pipeline.append(reader)
+    for kind, args in config.steps:
+        step = _steps()[kind](**args)
+        name, i = kind, 2
+        while name in names:
+            name, i = f"{kind}_{i}", i + 1
+        names.add(name)
+        step.attach(name, f"{out}/removed/{name}")
+        pipeline.append(step)
+    kind, args = config.writer
+    pipeline.append(_writers()[kind](output_folder=f"{out}/data", **args))
+    return pipeline

@@ -1,0 +1,1 @@
+"""Readers for dumps, the sharded parquet writer, and the removed/ and quarantine/ logs."""

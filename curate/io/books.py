@@ -1,0 +1,78 @@
+"""Plain-text book reader: one file, one document, with Project Gutenberg's header and licence footer cut off."""
+
+import re
+from typing import Iterator
+
+from datatrove.data import Document
+
+from curate.io.reader import MiB, Bad, SourceReader
+
+# Gutenberg has used several wordings over the years ("THIS"/"THE", "EBOOK"/"E-BOOK", with or without
+# spaces after the asterisks); the text of the book lies between the start line and the end line.
+GUTENBERG_START = re.compile(
+    r"^[ \t]*\*{3}[ \t]*START OF (?:THIS|THE) PROJECT GUTENBERG E-?BOOK[^\n]*$", re.IGNORECASE | re.MULTILINE
+)
+GUTENBERG_END = re.compile(
+    r"^[ \t]*(?:\*{3}[ \t]*END OF (?:THIS|THE) PROJECT GUTENBERG E-?BOOK"
+    r"|End of (?:the )?Project Gutenberg'?s?[ \t](?:E-?Book|Etext)?)[^\n]*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+TITLE = re.compile(r"^Title:[ \t]*(.+)$", re.MULTILINE)
+
+
+def strip_gutenberg(text: str) -> tuple[str, bool]:
+    """The book between Gutenberg's start and end markers, and whether both were found."""
+    start = GUTENBERG_START.search(text)
+    if not start:
+        return text, False
+    end = GUTENBERG_END.search(text, start.end())
+    if not end:
+        return text[start.end() :], False
+    return text[start.end() : end.start()], True
+
+
+class BookReader(SourceReader):
+    """Reads every file under `path` as one book (UTF-8; a BOM is dropped). Invalid UTF-8 is quarantined.
+
+    `strip_boilerplate` cuts Gutenberg's header and footer; `gutenberg_stripped` in the metadata tells
+    whether both markers were found, so books with an unusual layout can be found and checked.
+    """
+
+    name = "books"
+
+    def __init__(
+        self,
+        path: str,
+        source: str,
+        glob: str | None = None,
+        recursive: bool = True,
+        strip_boilerplate: bool = True,
+        max_doc_bytes: int = 16 * MiB,
+    ):
+        super().__init__(path, source, glob=glob, recursive=recursive, max_doc_bytes=max_doc_bytes)
+        self.strip_boilerplate = strip_boilerplate
+
+    def records(self, filepath: str) -> Iterator[Document | Bad]:
+        if size := self.too_large(self.data_folder.size(filepath)):
+            yield Bad("whole file", "too_large", size)
+            return
+        with self.data_folder.open(filepath, "rb") as f:
+            raw = f.read()
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            yield Bad("whole file", "invalid_utf8", f"byte {e.start}", raw[max(0, e.start - 50) : e.start + 50])
+            return
+        text = text.replace("\r\n", "\n")
+        title = TITLE.search(text[:5000])
+        stripped = None
+        if self.strip_boilerplate:
+            text, stripped = strip_gutenberg(text)
+            text = text.strip("\n")
+        yield self.make_document(
+            text,
+            filepath,
+            filepath,
+            title=title.group(1).strip() if title else None,
+            gutenberg_stripped=stripped,
+        )

