@@ -18,7 +18,7 @@ RAY_TEMP_DIR = "/tmp/curate-ray"
 def start_ray(address: str | None = None):
     import ray
 
-    os.environ.update(RAY_OFFLINE_ENV)
+    os.environ.update(RAY_OFFLINE_ENV)  # before ray.init: the processes it starts inherit them
     if ray.is_initialized():
         return ray
     if address:
@@ -29,7 +29,6 @@ def start_ray(address: str | None = None):
             _node_ip_address="127.0.0.1",
             _temp_dir=RAY_TEMP_DIR,
             log_to_driver=False,
-            runtime_env={"env_vars": RAY_OFFLINE_ENV},
         )
     return ray
 

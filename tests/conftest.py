@@ -1,10 +1,13 @@
 """Every test runs with the network blocked, in this process and in every process it starts."""
 
+import gzip
 import os
 import runpy
 from pathlib import Path
 
 import pytest
+
+from helpers import real_pages, write_warc
 
 NETGUARD = Path(__file__).parent / "netguard"
 DATA = Path(__file__).parent.parent / "curate" / "data"
@@ -22,3 +25,43 @@ runpy.run_path(str(NETGUARD / "sitecustomize.py"))
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     return DATA
+
+
+# The demo pipeline, with a length threshold that removes some real documents, so removed/ has content.
+TEST_CONFIG = """
+name: test
+readers:
+  - warc: {path: web, source: web}
+  - books: {path: "{data}/books", source: books}
+  - jsonl: {path: wiki, source: wiki}
+steps:
+  - html_extract: {timeout: 5}
+  - length_filter: {min_words: 1500}
+writer:
+  parquet: {}
+"""
+
+
+@pytest.fixture(scope="session")
+def inputs(tmp_path_factory, data_dir) -> Path:
+    """Real pages in two WARC files (one with a PNG record), the real wiki JSONL plus a file of bad lines."""
+    root = tmp_path_factory.mktemp("inputs")
+    (root / "web").mkdir()
+    pages = [{"url": u, "payload": p, "content_type": "text/html; charset=utf-8"} for u, p in real_pages(40)]
+    pages[7] = {"url": "https://example.org/a.png", "payload": b"\x89PNG\r\n\x1a\n" + bytes(64), "content_type": "image/png"}
+    write_warc(root / "web" / "part-0.warc.gz", pages[:20])
+    write_warc(root / "web" / "part-1.warc.gz", pages[20:])
+    (root / "wiki").mkdir()
+    (root / "wiki" / "enwiki.jsonl").write_bytes((data_dir / "wiki" / "enwiki.jsonl").read_bytes())
+    (root / "wiki" / "broken.jsonl.gz").write_bytes(gzip.compress(b'{"id": "w1", "text": "unterminated\n{"id": "w2", "text": ""}\n'))
+    (root / "test.yaml").write_text(TEST_CONFIG)
+    return root
+
+
+@pytest.fixture(scope="session")
+def two_task_run(inputs, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("run") / "out"
+    from curate.pipeline import run_pipeline
+
+    run_pipeline(str(inputs / "test.yaml"), str(out), tasks=2, workers=2)
+    return out

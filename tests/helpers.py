@@ -46,3 +46,14 @@ def write_warc(path: Path, records: list[dict]) -> None:
                 r["url"], "response", payload=io.BytesIO(r["payload"]), http_headers=http, warc_headers_dict=warc_headers
             )
             writer.write_record(rec)
+
+
+def kept_documents(out: Path) -> list[tuple[str, str, str]]:
+    """Sorted (id, source, text) of every document in a run's parquet shards."""
+    import pyarrow.parquet as pq
+
+    rows = []
+    for path in sorted((out / "data").rglob("*.parquet")):
+        t = pq.read_table(path).to_pydict()
+        rows += zip(t["id"], t["source"], t["text"])
+    return sorted(rows)

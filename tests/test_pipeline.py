@@ -1,0 +1,125 @@
+"""`curate run` end to end on the bundled sample: conservation, determinism across task counts and
+executors, resume after SIGKILL, offline demo, and clear errors for bad configs."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import orjson
+import pytest
+
+from curate.io.records import read_records
+from curate.pipeline import RunError, run_pipeline
+from helpers import kept_documents
+
+REPO = Path(__file__).parent.parent
+DEMO = REPO / "pipelines" / "demo.yaml"
+CURATE = [sys.executable, "-m", "curate.cli"]
+
+def test_every_document_is_kept_removed_or_quarantined(two_task_run):
+    out = two_task_run
+    stats = orjson.loads((out / "stats.json").read_bytes())
+    t = stats["totals"]
+    assert stats["conserved"] and t["records"] == 40 + 24 + 106 + 2
+    assert t["records"] == t["kept"] + t["removed"] + t["quarantined"]
+    assert t["removed"] > 0 and t["quarantined"] == 3 and t["kept"] > 50
+
+    # What the stats claim is what the files hold.
+    assert len(kept_documents(out)) == t["kept"]
+    removed = read_records(str(out / "removed"))
+    by_stage = Counter((r["stage"], r["reason"]) for r in removed)
+    claimed = {(s["stage"], reason): n for s in stats["stages"] for reason, n in s.get("removed_reasons", {}).items()}
+    assert by_stage == claimed and sum(claimed.values()) == t["removed"]
+    assert all(r["text"] and r["id"] and r["details"]["min_words"] == 1500 for r in removed if r["stage"] == "length_filter")
+    quarantined = read_records(str(out / "quarantine"))
+    assert sorted(q["reason"] for q in quarantined) == ["empty_text", "malformed_json", "not_html"]
+
+    # Every input document is accounted for by id.
+    ids = Counter([i for i, _, _ in kept_documents(out)] + [r["id"] for r in removed])
+    assert max(ids.values()) == 1 and len(ids) == t["records"] - t["quarantined"]
+
+
+def test_output_reads_in_duckdb_and_datasets(two_task_run, tmp_path):
+    import datasets
+    import duckdb
+
+    glob = str(two_task_run / "data" / "*" / "*.parquet")
+    counts = dict(duckdb.sql(f"select source, count(*) from read_parquet('{glob}') group by source").fetchall())
+    ds = datasets.load_dataset("parquet", data_files=glob, split="train", cache_dir=str(tmp_path))
+    assert sum(counts.values()) == len(ds) == len(kept_documents(two_task_run))
+    assert set(counts) == {"web", "books", "wiki"}
+    assert set(ds.column_names) == {"id", "text", "source", "url", "metadata"}
+
+
+def test_same_kept_documents_with_one_task(two_task_run, inputs, tmp_path):
+    run_pipeline(str(inputs / "test.yaml"), str(tmp_path / "one"), tasks=1, workers=1)
+    assert kept_documents(tmp_path / "one") == kept_documents(two_task_run)
+
+
+def test_same_kept_documents_on_ray(two_task_run, inputs, tmp_path):
+    out = tmp_path / "ray"
+    cmd = CURATE + ["run", str(inputs / "test.yaml"), "-o", str(out), "--executor", "ray", "--tasks", "2", "--workers", "2"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert kept_documents(out) == kept_documents(two_task_run)
+    assert orjson.loads((out / "stats.json").read_bytes())["executor"] == "ray"
+
+
+def test_killed_run_resumes_to_the_same_output(two_task_run, inputs, tmp_path):
+    out = tmp_path / "killed"
+    cmd = CURATE + ["run", str(inputs / "test.yaml"), "-o", str(out), "--tasks", "4", "--workers", "1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not list((out / "logs" / "completions").glob("*")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # mid-run: at least one task done, others not
+    proc.wait()
+    done_before = len(list((out / "logs" / "completions").glob("*")))
+    assert 1 <= done_before < 4
+
+    rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert "already completed" in rerun.stderr
+    assert kept_documents(out) == kept_documents(two_task_run)
+    stats = orjson.loads((out / "stats.json").read_bytes())
+    assert stats["conserved"] and stats["totals"] == orjson.loads((two_task_run / "stats.json").read_bytes())["totals"]
+
+
+def test_demo_runs_offline(tmp_path):
+    # The network guard (tests/netguard) is on PYTHONPATH for every process the demo starts.
+    probe = subprocess.run([sys.executable, "-c", "import socket; socket.create_connection(('1.1.1.1', 53), timeout=3)"],
+                           capture_output=True, text=True)
+    assert probe.returncode != 0 and "network blocked" in probe.stderr
+    proc = subprocess.run(CURATE + ["demo", "-o", str(tmp_path / "demo")], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "report:" in proc.stdout and (tmp_path / "demo" / "report.md").is_file()
+    stats = orjson.loads((tmp_path / "demo" / "stats.json").read_bytes())
+    assert stats["conserved"] and stats["totals"]["records"] == 213 + 24 + 106
+
+
+def test_rerun_with_other_arguments_is_refused(two_task_run, inputs):
+    with pytest.raises(RunError, match="another config, input or task count"):
+        run_pipeline(str(inputs / "test.yaml"), str(two_task_run), tasks=3, workers=1)
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ("readers: []", "must list at least one reader"),
+        ("readers:\n  - warc: {path: web, source: web}\nsteps:\n  - no_such_step: {}", "unknown step 'no_such_step'"),
+        ("readers:\n  - warc: {path: web, source: web}\nsteps:\n  - length_filter: {min_wrods: 3}", "unknown argument(s) ['min_wrods']"),
+        ("readers:\n  - warc: {source: web}", "missing required argument(s) ['path']"),
+        ("readers:\n  - warc: {path: nowhere, source: web}", "input path"),
+        ("readers: [unclosed", "not valid YAML"),
+    ],
+)
+def test_bad_config_gives_one_line_error(config, message, inputs, tmp_path):
+    path = inputs / f"bad-{abs(hash(config))}.yaml"
+    path.write_text(config)
+    proc = subprocess.run(CURATE + ["run", str(path), "-o", str(tmp_path / "o")], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert message in proc.stderr and "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
