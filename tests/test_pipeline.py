@@ -24,7 +24,7 @@ def test_every_document_is_kept_removed_or_quarantined(two_task_run):
     out = two_task_run
     stats = orjson.loads((out / "stats.json").read_bytes())
     t = stats["totals"]
-    assert stats["conserved"] and t["records"] == 40 + 24 + 106 + 2
+    assert stats["conserved"] and t["records"] == 40 + 15 + 106 + 2
     assert t["records"] == t["kept"] + t["removed"] + t["quarantined"]
     assert t["removed"] > 0 and t["quarantined"] == 3 and t["kept"] > 50
 
@@ -98,7 +98,7 @@ def test_demo_runs_offline(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "report:" in proc.stdout and (tmp_path / "demo" / "report.md").is_file()
     stats = orjson.loads((tmp_path / "demo" / "stats.json").read_bytes())
-    assert stats["conserved"] and stats["totals"]["records"] == 213 + 24 + 106
+    assert stats["conserved"] and stats["totals"]["records"] == 213 + 15 + 106
 
 
 def test_rerun_with_other_arguments_is_refused(two_task_run, inputs):

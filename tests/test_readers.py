@@ -141,16 +141,28 @@ def test_books_are_one_document_per_file(data_dir, tmp_path):
     assert all(len(d.text) > 50_000 for d in docs)
 
 
-def test_gutenberg_header_and_footer_are_stripped(data_dir):
-    play = (data_dir / "books" / "hamlet.txt").read_text()
-    header = (
-        "The Project Gutenberg EBook of Hamlet, by William Shakespeare\n\nTitle: Hamlet\n\n"
-        "*** START OF THIS PROJECT GUTENBERG EBOOK HAMLET ***\n\n"
-    )
-    footer = "\n\n*** END OF THIS PROJECT GUTENBERG EBOOK HAMLET ***\n\nUpdated editions will replace the previous one.\n"
-    text, found = strip_gutenberg(header + play + footer)
-    assert found and text.strip() == play.strip()
-    assert strip_gutenberg(play) == (play, False)
+GUTENBERG_BOOKS = ["moby-dick-or-the-whale.txt", "the-adventures-of-sherlock-holmes.txt", "botchan-master-darling.txt"]
+
+
+def test_gutenberg_header_credit_and_licence_are_stripped(data_dir, tmp_path):
+    # Real Project Gutenberg files (BOM, CRLF, header, "Produced by" credit, licence footer); see DATA.md.
+    docs, bad = read_all(BookReader(str(data_dir / "books"), "books", glob="*.txt"), tmp_path)
+    by_id = {d.id: d for d in docs}
+    for name in GUTENBERG_BOOKS:
+        raw = (data_dir / "books" / name).read_bytes()
+        assert raw.startswith(b"\xef\xbb\xbf") and b"*** START OF THIS PROJECT GUTENBERG EBOOK" in raw
+        doc = by_id[name]
+        assert doc.metadata["gutenberg_stripped"] is True
+        assert "\r" not in doc.text and not doc.text.startswith(("\ufeff", "\n"))
+        for boilerplate in ("*** START", "*** END", "Produced by", "Project Gutenberg-tm", "FULL LICENSE"):
+            assert boilerplate not in doc.text, (name, boilerplate)
+        assert len(doc.text) > 0.8 * len(raw.decode("utf-8-sig"))  # the book itself is all there
+    assert by_id["moby-dick-or-the-whale.txt"].text.startswith("MOBY DICK; OR THE WHALE")
+    assert by_id["moby-dick-or-the-whale.txt"].text.rstrip().endswith("only found another\norphan.")
+    assert by_id["moby-dick-or-the-whale.txt"].metadata["title"] == "Moby Dick; or The Whale"
+    # Books without markers (the Shakespeare plays, already cleaned upstream) are kept whole, and say so.
+    assert by_id["hamlet.txt"].metadata["gutenberg_stripped"] is False
+    assert by_id["hamlet.txt"].text == (data_dir / "books" / "hamlet.txt").read_text().strip("\n")
 
 
 def test_book_with_invalid_utf8_is_quarantined(data_dir, tmp_path):

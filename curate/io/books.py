@@ -20,15 +20,28 @@ GUTENBERG_END = re.compile(
 TITLE = re.compile(r"^Title:[ \t]*(.+)$", re.MULTILINE)
 
 
+
 def strip_gutenberg(text: str) -> tuple[str, bool]:
-    """The book between Gutenberg's start and end markers, and whether both were found."""
+    """The book between Gutenberg's start and end markers, less the volunteers' "Produced by" credit that
+    follows the start marker, and whether both markers were found."""
     start = GUTENBERG_START.search(text)
     if not start:
         return text, False
     end = GUTENBERG_END.search(text, start.end())
-    if not end:
-        return text[start.end() :], False
-    return text[start.end() : end.start()], True
+    body = text[start.end() : end.start() if end else len(text)]
+    return strip_credit(body), end is not None
+
+
+def strip_credit(body: str) -> str:
+    head = body.lstrip()
+    if not head[:11].lower() == "produced by":
+        return body
+    lines = head.split("\n")
+    # The credit is its paragraph when that is short (it may wrap over a few lines), else its first line.
+    para = head.split("\n\n", 1)[0]
+    if para.count("\n") < 4:
+        return head[len(para) :]
+    return "\n".join(lines[1:])
 
 
 class BookReader(SourceReader):
