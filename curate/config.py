@@ -40,9 +40,17 @@ def _readers():
 
 def _steps():
     from curate.io.html import HtmlExtract
+    from curate.quality.heuristics import C4Quality, FineWebQuality, GopherQuality, GopherRepetition
     from curate.quality.length import LengthFilter
 
-    return {"html_extract": HtmlExtract, "length_filter": LengthFilter}
+    return {
+        "html_extract": HtmlExtract,
+        "length_filter": LengthFilter,
+        "gopher_repetition": GopherRepetition,
+        "gopher_quality": GopherQuality,
+        "c4_quality": C4Quality,
+        "fineweb_quality": FineWebQuality,
+    }
 
 
 def _writers():

@@ -1,0 +1,120 @@
+"""Heuristic rules, side by side: datatrove's Gopher repetition + Gopher quality + C4 + FineWeb chain (with its
+spaCy word tokenizer) against curate's, on the same real text, in one process, one core.
+
+    python benchmarks/filters.py [--repeat 3] [--min-mb 20]
+
+The corpus: the demo pipeline's output on the bundled sample (web pages after extraction, books, Wikipedia),
+plus every one of those documents cut into ~5 KB pieces at paragraph breaks, repeated until it holds at least
+--min-mb of text. Prints documents per second for both chains, the ratio, and the keep/drop agreement with
+every disagreement listed (document, datatrove's decision, ours).
+"""
+
+import argparse
+import copy
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def corpus(min_mb: float) -> list[str]:
+    import pyarrow.parquet as pq
+
+    from curate.pipeline import run_pipeline
+
+    out = Path(tempfile.mkdtemp(prefix="curate-bench-")) / "demo"
+    run_pipeline(str(REPO / "pipelines" / "demo.yaml"), str(out), tasks=2, workers=2)
+    docs = []
+    for path in sorted((out / "data").rglob("*.parquet")):
+        docs += pq.read_table(path, columns=["text"]).column("text").to_pylist()
+    pieces = []
+    for text in docs:
+        piece = []
+        for para in text.split("\n\n"):
+            piece.append(para)
+            if sum(map(len, piece)) > 5000:
+                pieces.append("\n\n".join(piece))
+                piece = []
+    texts = docs + pieces
+    base = list(texts)
+    while sum(map(len, texts)) < min_mb * 1e6:
+        texts += base
+    return texts
+
+
+def datatrove_chain():
+    from datatrove.pipeline.filters import C4QualityFilter, FineWebQualityFilter, GopherQualityFilter, GopherRepetitionFilter
+
+    return [GopherRepetitionFilter(), GopherQualityFilter(), C4QualityFilter(), FineWebQualityFilter()]
+
+
+def curate_chain():
+    from curate.quality.heuristics import C4Quality, FineWebQuality, GopherQuality, GopherRepetition
+
+    return [GopherRepetition(), GopherQuality(), C4Quality(), FineWebQuality()]
+
+
+def decide_datatrove(chain, doc):
+    for f in chain:
+        result = f.filter(doc)
+        if result is not True:
+            return result[1] if isinstance(result, tuple) else "dropped"
+    return None
+
+
+def decide_curate(chain, doc):
+    from curate.stage import Drop
+
+    for f in chain:
+        result = f.process(doc)
+        if isinstance(result, Drop):
+            return result.reason
+    return None
+
+
+def timed(decide, chain, docs) -> tuple[float, list]:
+    docs = copy.deepcopy(docs)  # C4 rewrites the text of the documents it keeps
+    start = time.perf_counter()
+    decisions = [decide(chain, d) for d in docs]
+    return time.perf_counter() - start, decisions
+
+
+def main() -> None:
+    from datatrove.data import Document
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--min-mb", type=float, default=20)
+    args = ap.parse_args()
+    texts = corpus(args.min_mb)
+    docs = [Document(text=t, id=str(i)) for i, t in enumerate(texts)]
+    mb = sum(map(len, texts)) / 1e6
+    print(f"corpus: {len(docs)} documents, {mb:.1f} M characters")
+    dt_chain, cu_chain = datatrove_chain(), curate_chain()
+    timed(decide_datatrove, dt_chain, docs[:50])  # warm up spaCy
+    dt_times, cu_times = [], []
+    for _ in range(args.repeat):
+        t, dt_decisions = timed(decide_datatrove, dt_chain, docs)
+        dt_times.append(t)
+        t, cu_decisions = timed(decide_curate, cu_chain, docs)
+        cu_times.append(t)
+    dt, cu = statistics.median(dt_times), statistics.median(cu_times)
+    agree = sum((a is None) == (b is None) for a, b in zip(dt_decisions, cu_decisions))
+    same_reason = sum(a == b for a, b in zip(dt_decisions, cu_decisions))
+    print(f"datatrove: {len(docs) / dt:9.1f} docs/s/core ({mb / dt:.2f} MB/s)  median of {args.repeat}: {dt:.2f} s")
+    print(f"curate:    {len(docs) / cu:9.1f} docs/s/core ({mb / cu:.2f} MB/s)  median of {args.repeat}: {cu:.2f} s")
+    print(f"speed-up: {dt / cu:.1f}x")
+    print(f"keep/drop agreement: {agree}/{len(docs)} = {agree / len(docs):.4%}; same reason: {same_reason / len(docs):.4%}")
+    kept = sum(d is None for d in cu_decisions)
+    print(f"kept: datatrove {sum(d is None for d in dt_decisions)}, curate {kept}")
+    seen = set()
+    for doc, a, b in zip(docs, dt_decisions, cu_decisions):
+        if (a is None) != (b is None) and doc.text[:80] not in seen:
+            seen.add(doc.text[:80])
+            print(f"  differs: doc {doc.id} ({len(doc.text)} chars): datatrove {a or 'keep'}, curate {b or 'keep'}: {doc.text[:70]!r}")
+
+
+if __name__ == "__main__":
+    main()
