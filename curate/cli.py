@@ -80,6 +80,16 @@ def cmd_demo(args) -> None:
     )
 
 
+def cmd_quality_train(args) -> None:
+    from curate.quality.classifier import train_classifier
+
+    card = train_classifier(args.positive, args.negative, args.out, seed=args.seed, holdout=args.holdout,
+                            max_docs_per_class=args.max_docs_per_class)
+    m = card["metrics"]
+    print(f"held-out: precision {m['precision']:.3f}, recall {m['recall']:.3f}, ROC AUC {m['roc_auc']:.3f}; "
+          f"suggested threshold {card['suggested_threshold']}\nmodel: {args.out}\ncard:  {args.out}.json")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="curate",
@@ -108,6 +118,22 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("out", help="output folder of `curate run`")
     report.set_defaults(func=cmd_report)
 
+    quality = sub.add_parser("quality", help="quality classifier")
+    qsub = quality.add_subparsers(dest="quality_command", required=True)
+    qtrain = qsub.add_parser(
+        "train",
+        help="train a fastText quality classifier on your own positives and negatives",
+        epilog="example: curate quality train --positive out/demo/data/wiki out/demo/data/books "
+        "--negative out/demo/data/web -o quality.bin",
+    )
+    qtrain.add_argument("--positive", nargs="+", required=True, help="parquet shard folders or JSONL files of good text")
+    qtrain.add_argument("--negative", nargs="+", required=True, help="... of text to filter out (e.g. random web)")
+    qtrain.add_argument("-o", "--out", required=True, help="model path (a JSON card is written beside it)")
+    qtrain.add_argument("--seed", type=int, default=0)
+    qtrain.add_argument("--holdout", type=float, default=0.1)
+    qtrain.add_argument("--max-docs-per-class", type=int)
+    qtrain.set_defaults(func=cmd_quality_train)
+
     demo = sub.add_parser("demo", help="run everything on the bundled sample", epilog="example: curate demo -o demo-out")
     demo.add_argument("-o", "--out", default="curate-demo", help="output folder (default: ./curate-demo)")
     demo.add_argument("--tasks", type=int, default=2)
@@ -123,7 +149,7 @@ def main(argv: list[str] | None = None) -> None:
 
     try:
         args.func(args)
-    except (ConfigError, RunError, FileNotFoundError) as e:
+    except (ConfigError, RunError, FileNotFoundError, ValueError) as e:
         print(f"curate {args.command}: error: {e}", file=sys.stderr)
         sys.exit(2)
 

@@ -40,7 +40,9 @@ def _readers():
 
 def _steps():
     from curate.io.html import HtmlExtract
+    from curate.quality.classifier import FastTextQualityFilter
     from curate.quality.heuristics import C4Quality, FineWebQuality, GopherQuality, GopherRepetition
+    from curate.quality.langid import LanguageFilter
     from curate.quality.length import LengthFilter
 
     return {
@@ -50,6 +52,8 @@ def _steps():
         "gopher_quality": GopherQuality,
         "c4_quality": C4Quality,
         "fineweb_quality": FineWebQuality,
+        "language": LanguageFilter,
+        "quality_classifier": FastTextQualityFilter,
     }
 
 
@@ -117,6 +121,9 @@ def load_config(path: str | Path) -> PipelineConfig:
         if "path" in args:
             args["path"] = resolve_path(args["path"], path.parent)
     steps = [_entry(s, f"steps[{i}]", "step", _steps(), path) for i, s in enumerate(raw.get("steps") or [])]
+    for kind, args in steps:
+        if args.get("model_path"):
+            args["model_path"] = resolve_path(args["model_path"], path.parent)
     writer = _entry(raw.get("writer") or "parquet", "writer", "writer", _writers(), path)
     sources = [args["source"] for _, args in readers]
     if len(set(sources)) != len(sources):

@@ -1,0 +1,447 @@
+"""The fastText quality classifier: train it on the user's own good and bad documents, then filter with it.
+
+    card = train_classifier(["good-run/"], ["crawl-run/"], "quality.bin")   # also writes quality.bin.json
+    step = FastTextQualityFilter("quality.bin", threshold=card["suggested_threshold"])
+
+Both sides see text through the same `normalize`, so the model scores at inference exactly what it learnt from.
+Training is deterministic: the same inputs and seed give the same model bytes (one fastText thread by default,
+seeded sampling and split), and the JSON card beside the model holds no dates, so it is identical too.
+
+The fastText model loader here (`load_model`, `predict`) is shared with the language-id stage: models are cached
+per process by path *and* file identity, so a model retrained to the same path is reloaded, never served stale
+(datatrove's FastTextClassifierFilter keeps serving the old one).
+"""
+
+import gzip
+import hashlib
+import json
+import os
+import random
+import re
+import tempfile
+import zlib
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import orjson
+from datatrove.data import Document, DocumentsPipeline
+
+from curate.stage import Drop, Stage
+
+POSITIVE = "__label__hq"
+NEGATIVE = "__label__lq"
+# Only the start of a document is classified: it bounds the cost of a 50 MB document at inference and of a
+# whole book at training, and the first 20,000 characters (~3,500 words) say enough about a document's kind.
+MAX_CHARS = 20_000
+MIN_DOCS_PER_CLASS = 20
+# Folders of a curate run that do not hold kept documents; never read them as training data.
+SKIP_FOLDERS = {"removed", "quarantine", "logs"}
+TRAIN_COMMAND = "curate quality train --positive DIR --negative DIR -o MODEL.bin"
+
+_PUNCTUATION = re.compile(r"([^\w\s])")
+
+
+def normalize(text: str, max_chars: int = MAX_CHARS) -> str:
+    """The text the classifier sees, at training and at inference: the first `max_chars` characters,
+    lowercased, each punctuation mark a token of its own ("end." -> "end ."), whitespace (newlines included,
+    which fastText would take as the end of an example) collapsed to single spaces."""
+    text = _PUNCTUATION.sub(r" \1 ", text[:max_chars].lower())
+    return " ".join(text.split())
+
+
+# --- fastText models: one load per process and file version -------------------------------------------------
+
+_MODELS: dict[str, tuple[tuple, object]] = {}
+
+
+def load_model(path: str | os.PathLike):
+    """The fastText model at `path`, loaded once per process and reloaded when the file changes.
+
+    The cache key holds the file's mtime, size, inode and ctime as well as its path: a model retrained or
+    replaced at the same path (train_classifier replaces the file, so it gets a new inode) is loaded again.
+    """
+    path = os.path.abspath(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such fastText model file") from None
+    identity = (st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns)
+    cached = _MODELS.get(path)
+    if cached is not None and cached[0] == identity:
+        return cached[1]
+    import fasttext
+
+    # Older fasttext builds print "load_model does not return WordVectorModel..." on every load.
+    if hasattr(fasttext.FastText, "eprint"):
+        fasttext.FastText.eprint = lambda *args, **kwargs: None
+    try:
+        model = fasttext.load_model(path)
+    except ValueError as e:  # fastText: "<path> has wrong file format!"
+        raise ValueError(f"{path}: not a fastText model ({e})") from None
+    _MODELS[path] = (identity, model)
+    return model
+
+
+def predict(model, line: str, k: int = 1) -> list[tuple[str, float]]:
+    """The k most probable (label, probability) pairs for one line of text (no '\\n' in it).
+
+    Calls the C++ binding directly rather than `model.predict`: the Python wrapper of fasttext 0.9.2 builds
+    its result with `np.array(probs, copy=False)`, which raises under numpy 2 in builds other than
+    fasttext-numpy2-wheel; and it passes `str` to the binding, which raises a TypeError on lone surrogates
+    (text decoded with errors="surrogateescape"). Encoding here with errors="replace" avoids both, and the
+    probabilities come back as plain Python floats.
+    """
+    data = line.encode("utf-8", errors="replace") + b"\n"
+    return [(label, min(prob, 1.0)) for prob, label in model.f.predict(data, k, 0.0, "strict")]
+
+
+def positive_probability(model, normalized: str) -> float:
+    """P(hq) for text already passed through `normalize`."""
+    for label, prob in predict(model, normalized, k=2):
+        if label == POSITIVE:
+            return prob
+    return 0.0  # fastText leaves out labels whose probability rounds to zero
+
+
+def load_quality_model(path: str):
+    model = load_model(path)
+    labels = set(model.get_labels())
+    if labels != {POSITIVE, NEGATIVE}:
+        raise ValueError(
+            f"{path}: not a curate quality model: its labels are {sorted(labels)}, expected "
+            f"{[POSITIVE, NEGATIVE]}; train one with `{TRAIN_COMMAND}`"
+        )
+    return model
+
+
+# --- training ------------------------------------------------------------------------------------------------
+
+
+def _is_input_file(name: str) -> bool:
+    return name.endswith((".parquet", ".jsonl", ".jsonl.gz"))
+
+
+def input_files(path: str) -> list[Path]:
+    """The files a training path stands for: itself, or every .parquet/.jsonl/.jsonl.gz file under a folder
+    (a curate run's removed/, quarantine/ and logs/ folders left out), in path order."""
+    p = Path(path)
+    if not p.exists():
+        raise ValueError(f"{path}: no such file or directory")
+    if p.is_file():
+        if not _is_input_file(p.name):
+            raise ValueError(f"{path}: expected a .parquet, .jsonl or .jsonl.gz file, or a folder of them")
+        return [p]
+    files = sorted(
+        f
+        for f in p.rglob("*")
+        if _is_input_file(f.name) and f.is_file() and not SKIP_FOLDERS & set(f.relative_to(p).parts[:-1])
+    )
+    if not files:
+        raise ValueError(f"{path}: no .parquet, .jsonl or .jsonl.gz files under this folder")
+    return files
+
+
+def read_texts(file: Path) -> Iterator[str | None]:
+    """The `text` of every record of one file, streamed (None where a parquet row has no text)."""
+    if file.name.endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        pf = pq.ParquetFile(file)
+        if "text" not in pf.schema_arrow.names:
+            raise ValueError(f"{file}: no column 'text' (columns: {pf.schema_arrow.names})")
+        for batch in pf.iter_batches(batch_size=256, columns=["text"]):
+            yield from batch.column(0).to_pylist()
+        return
+    opener = gzip.open if file.name.endswith(".gz") else open
+    line_no = 0
+    try:
+        with opener(file, "rb") as f:
+            for line_no, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    record = orjson.loads(line)
+                except orjson.JSONDecodeError as e:
+                    raise ValueError(f"{file}: line {line_no}: not valid JSON ({e})") from None
+                if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+                    raise ValueError(f"{file}: line {line_no}: expected an object with a string field 'text'")
+                yield record["text"]
+    except (EOFError, zlib.error, gzip.BadGzipFile) as e:
+        raise ValueError(f"{file}: truncated or corrupt after line {line_no} ({type(e).__name__}: {e})") from None
+
+
+def collect(paths: list[str], what: str, rng: random.Random, max_docs: int | None) -> tuple[list[str], dict]:
+    """Normalised texts of one class, and counts. With `max_docs`, a uniform sample of that many (reservoir
+    sampling, seeded), so memory stays bounded whatever the size of the input."""
+    if not paths:
+        raise ValueError(f"{what}: no input paths given")
+    files = [f for path in paths for f in input_files(str(path))]
+    kept: list[str] = []
+    seen = empty = 0
+    for file in files:
+        for text in read_texts(file):
+            if text is None or not text[:MAX_CHARS].strip():
+                empty += 1
+                continue
+            seen += 1
+            if max_docs is None or len(kept) < max_docs:
+                kept.append(normalize(text))
+            elif (j := rng.randrange(seen)) < max_docs:
+                kept[j] = normalize(text)
+    if seen == 0:
+        raise ValueError(f"{what}: no documents with text in {[str(p) for p in paths]}")
+    if seen < MIN_DOCS_PER_CLASS:
+        raise ValueError(
+            f"{what}: only {seen} document(s) with text in {[str(p) for p in paths]}; "
+            f"a classifier needs at least {MIN_DOCS_PER_CLASS} per class (thousands for a useful one)"
+        )
+    return kept, {"files": len(files), "documents": seen, "empty_skipped": empty, "sampled": len(kept)}
+
+
+def chunks(normalized: str, words: int | None) -> list[str]:
+    """Training examples from one normalised document: consecutive pieces of `words` words.
+
+    Why: fastText divides each example's gradient by its number of tokens and starts its output layer at
+    zero, so a few hundred whole documents of thousands of words leave every score at 0.50 +- 0.01 (measured
+    on the bundled sample, 10 epochs). Pieces of 100 words train it properly: wiki articles then score
+    0.67-1.0 and web pages at most 0.12. Scoring whole documents stays consistent with this: fastText's logit
+    is linear in the mean of the token vectors, so a document's logit is the length-weighted mean of its
+    pieces' logits.
+    """
+    if not words:
+        return [normalized]
+    tokens = normalized.split(" ")
+    return [" ".join(tokens[i : i + words]) for i in range(0, len(tokens), words)]
+
+
+def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the ROC curve: the probability that a random positive scores above a random negative
+    (ties count one half), from the rank sum of the positives (Mann-Whitney U)."""
+    labels = np.asarray(labels, dtype=bool)
+    scores = np.asarray(scores, dtype=np.float64)
+    n_pos, n_neg = int(labels.sum()), int((~labels).sum())
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError("ROC AUC needs both positive and negative examples")
+    _, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
+    ends = np.cumsum(counts)
+    average_rank = ends - (counts - 1) / 2.0  # 1-based rank, averaged over tied scores
+    rank_sum = average_rank[inverse][labels].sum()
+    return float((rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def binary_metrics(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict:
+    predicted = scores >= threshold
+    tp = int((predicted & labels).sum())
+    fp = int((predicted & ~labels).sum())
+    fn = int((~predicted & labels).sum())
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    accuracy = float((predicted == labels).mean())
+    return {
+        "threshold": round(threshold, 4),
+        "precision": round(precision, 4),
+        "recall": round(recall, 4),
+        "f1": round(f1, 4),
+        "accuracy": round(accuracy, 4),
+    }
+
+
+def best_f1_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
+    """The threshold with the best F1 on held-out scores (ties: higher precision, then the higher threshold),
+    placed halfway down to the next lower held-out score so it does not sit on a document's exact score."""
+    def quality(t: float) -> tuple:
+        m = binary_metrics(labels, scores, t)
+        return m["f1"], m["precision"], t
+
+    candidates = [float(t) for t in np.unique(scores)]
+    best = max(candidates, key=quality)
+    below = [t for t in candidates if t < best]
+    return round((best + (below[-1] if below else 0.0)) / 2.0, 4)
+
+
+def fasttext_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    for dist in ("fasttext-numpy2-wheel", "fasttext"):
+        try:
+            return f"{dist} {version(dist)}"
+        except PackageNotFoundError:
+            continue
+    return "unknown"
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _write_atomically(path: str, write) -> None:
+    """`write(tmp_path)`, then rename over `path`: readers never see half a file, and the new file is a new
+    inode, so `load_model` can tell it from the one it replaced."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def train_classifier(
+    positive: list[str],
+    negative: list[str],
+    out: str,
+    *,
+    seed: int = 0,
+    holdout: float = 0.1,
+    epoch: int = 10,
+    lr: float = 0.1,
+    wordNgrams: int = 2,
+    dim: int = 64,
+    bucket: int = 200_000,
+    minCount: int = 1,
+    chunk_words: int | None = 100,
+    max_docs_per_class: int | None = None,
+    threads: int = 1,
+) -> dict:
+    """Trains a fastText classifier of good (`positive`) against bad (`negative`) documents, saves it to `out`
+    and its card to `out + ".json"`, and returns the card.
+
+    Each of `positive`/`negative` lists paths: a folder of curate parquet shards (e.g. a run's `OUT/` or
+    `OUT/data/<source>/`), a .parquet file, or a .jsonl/.jsonl.gz file; every record's `text` is one document.
+    The larger class is down-sampled to the size of the smaller (seeded), and a stratified `holdout` fraction
+    of each class is kept out of training to measure precision, recall, F1 (at 0.5) and ROC AUC, and to
+    suggest the threshold with the best F1; these are measured on whole documents, as the filter scores them.
+    Training examples are pieces of `chunk_words` words of each training document (None: whole documents).
+    `bucket` x `dim` x 4 bytes is about the model's size on disk (51 MB by default). `epoch=10` rather than
+    fastText's 5: on a few hundred documents 5 epochs leave the scores near 0.5 (held-out F1 at 0.5 of
+    0.64-0.71 with 40 documents a class, 0.86-1.0 with 10 epochs). `threads=1` keeps training deterministic;
+    more threads train faster (fastText's lock-free updates) but the model then differs from run to run.
+    """
+    if not 0.0 <= holdout < 0.5:
+        raise ValueError(f"holdout must be in [0, 0.5), got {holdout}")
+    if chunk_words is not None and chunk_words < 1:
+        raise ValueError(f"chunk_words must be a positive number of words or None, got {chunk_words}")
+    if max_docs_per_class is not None and max_docs_per_class < MIN_DOCS_PER_CLASS:
+        raise ValueError(f"max_docs_per_class must be at least {MIN_DOCS_PER_CLASS}, got {max_docs_per_class}")
+    positive = [positive] if isinstance(positive, (str, os.PathLike)) else list(positive)
+    negative = [negative] if isinstance(negative, (str, os.PathLike)) else list(negative)
+    rng = random.Random(seed)
+    pos, pos_counts = collect(positive, "positive", rng, max_docs_per_class)
+    neg, neg_counts = collect(negative, "negative", rng, max_docs_per_class)
+
+    n = min(len(pos), len(neg))
+    pos = rng.sample(pos, n) if len(pos) > n else pos
+    neg = rng.sample(neg, n) if len(neg) > n else neg
+    pos_counts["balanced"] = neg_counts["balanced"] = n
+    n_hold = max(1, round(holdout * n)) if holdout > 0 else 0
+    rng.shuffle(pos)
+    rng.shuffle(neg)
+    held_pos, train_pos = pos[:n_hold], pos[n_hold:]
+    held_neg, train_neg = neg[:n_hold], neg[n_hold:]
+
+    hyper = {
+        "epoch": epoch, "lr": lr, "wordNgrams": wordNgrams, "dim": dim, "bucket": bucket, "minCount": minCount,
+        "loss": "softmax", "thread": threads, "seed": seed,
+    }
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    # The training file goes beside the model: the user chose that disk for big files, /tmp may be small.
+    with tempfile.TemporaryDirectory(prefix=".curate-quality-", dir=Path(out).parent) as tmp:
+        pos_lines = [f"{POSITIVE} {c}\n" for t in train_pos for c in chunks(t, chunk_words)]
+        neg_lines = [f"{NEGATIVE} {c}\n" for t in train_neg for c in chunks(t, chunk_words)]
+        n_examples = {"positive": len(pos_lines), "negative": len(neg_lines)}
+        lines = pos_lines + neg_lines
+        rng.shuffle(lines)  # SGD sees the classes mixed, in an order fixed by the seed
+        train_file = os.path.join(tmp, "train.txt")
+        with open(train_file, "w", encoding="utf-8", errors="replace") as f:
+            f.writelines(lines)
+        del lines
+        import fasttext
+
+        try:
+            model = fasttext.train_supervised(input=train_file, verbose=0, **hyper)
+        except RuntimeError as e:  # "Encountered NaN." when the learning rate is too high for the data
+            raise ValueError(f"fastText training failed ({e}); try a lower lr than {lr}") from None
+    _write_atomically(out, model.save_model)
+
+    card = {
+        "model": os.path.basename(out),
+        "model_sha256": _sha256(out),
+        "labels": {"positive": POSITIVE, "negative": NEGATIVE},
+        "normalize": {"function": "curate.quality.classifier.normalize", "max_chars": MAX_CHARS},
+        "sources": {"positive": [str(p) for p in positive], "negative": [str(p) for p in negative]},
+        "counts": {"positive": pos_counts, "negative": neg_counts},
+        "train": {"positive": len(train_pos), "negative": len(train_neg), "chunk_words": chunk_words,
+                  "examples": n_examples},
+        "holdout": {"fraction": holdout, "positive": len(held_pos), "negative": len(held_neg)},
+        "max_docs_per_class": max_docs_per_class,
+        "hyperparameters": hyper,
+        "fasttext": fasttext_version(),
+        "metrics": None,
+        "suggested_threshold": None,
+        "metrics_at_suggested_threshold": None,
+    }
+    if n_hold:
+        labels = np.array([True] * len(held_pos) + [False] * len(held_neg))
+        scores = np.array([positive_probability(model, t) for t in held_pos + held_neg])
+        suggested = best_f1_threshold(labels, scores)
+        card["metrics"] = {**binary_metrics(labels, scores, 0.5), "roc_auc": round(roc_auc(labels, scores), 4)}
+        card["suggested_threshold"] = suggested
+        card["metrics_at_suggested_threshold"] = binary_metrics(labels, scores, suggested)
+    payload = json.dumps(card, indent=2, sort_keys=True) + "\n"
+    _write_atomically(out + ".json", lambda tmp: Path(tmp).write_text(payload))
+    return card
+
+
+# --- the filter stage ----------------------------------------------------------------------------------------
+
+
+class FastTextQualityFilter(Stage):
+    """Scores every document with a quality model from `train_classifier` and keeps those whose probability
+    of being good is at least `threshold`.
+
+    The score goes into `metadata["quality_score"]` (rounded to 4 decimals; the decision uses that same
+    number). With `annotate_only`, every document is kept and only scored. Removed: "low_quality_score".
+    """
+
+    name = "quality_classifier"
+
+    def __init__(self, model_path: str, threshold: float = 0.5, annotate_only: bool = False):
+        super().__init__()
+        if not os.path.isfile(model_path):
+            raise ValueError(
+                f"quality_classifier: no model file at {model_path}; train one with `{TRAIN_COMMAND}` "
+                f"(e.g. -o {model_path})"
+            )
+        if not 0.0 <= threshold <= 1.0:
+            raise ValueError(f"quality_classifier: threshold must be in [0, 1], got {threshold}")
+        self.model_path = model_path
+        self.threshold = threshold
+        self.annotate_only = annotate_only
+        self._pinned = None
+
+    def _model(self):
+        return self._pinned if self._pinned is not None else load_quality_model(self.model_path)
+
+    def process(self, doc: Document) -> Document | Drop:
+        score = round(positive_probability(self._model(), normalize(doc.text)), 4)
+        doc.metadata["quality_score"] = score
+        if self.annotate_only or score >= self.threshold:
+            return doc
+        return Drop("low_quality_score", {"score": score, "threshold": self.threshold})
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        # One model for the whole task, even if the file is replaced while the task runs.
+        self._pinned = load_quality_model(self.model_path)
+        try:
+            yield from super().run(data, rank, world_size)
+        finally:
+            self._pinned = None
