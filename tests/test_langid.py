@@ -17,7 +17,7 @@ from datatrove.data import Document
 
 from curate.io.records import read_records
 from curate.quality import langid
-from curate.quality.classifier import load_model, predict
+from curate.quality.fasttext_model import load_model, predict
 from curate.quality.langid import BUNDLED_MODEL, LanguageFilter
 from curate.stage import Drop
 

@@ -7,9 +7,7 @@ Both sides see text through the same `normalize`, so the model scores at inferen
 Training is deterministic: the same inputs and seed give the same model bytes (one fastText thread by default,
 seeded sampling and split), and the JSON card beside the model holds no dates, so it is identical too.
 
-The fastText model loader here (`load_model`, `predict`) is shared with the language-id stage: models are cached
-per process by path *and* file identity, so a model retrained to the same path is reloaded, never served stale
-(datatrove's FastTextClassifierFilter keeps serving the old one).
+Models load through `curate.quality.fasttext_model`, which reloads a model retrained to the same path.
 """
 
 import gzip
@@ -25,9 +23,10 @@ from typing import Iterator
 
 import numpy as np
 import orjson
-from datatrove.data import Document, DocumentsPipeline
+from datatrove.data import Document
 
-from curate.stage import Drop, Stage
+from curate.quality.fasttext_model import FastTextStage, load_model, predict
+from curate.stage import Drop
 
 POSITIVE = "__label__hq"
 NEGATIVE = "__label__lq"
@@ -48,52 +47,6 @@ def normalize(text: str, max_chars: int = MAX_CHARS) -> str:
     which fastText would take as the end of an example) collapsed to single spaces."""
     text = _PUNCTUATION.sub(r" \1 ", text[:max_chars].lower())
     return " ".join(text.split())
-
-
-# --- fastText models: one load per process and file version -------------------------------------------------
-
-_MODELS: dict[str, tuple[tuple, object]] = {}
-
-
-def load_model(path: str | os.PathLike):
-    """The fastText model at `path`, loaded once per process and reloaded when the file changes.
-
-    The cache key holds the file's mtime, size, inode and ctime as well as its path: a model retrained or
-    replaced at the same path (train_classifier replaces the file, so it gets a new inode) is loaded again.
-    """
-    path = os.path.abspath(path)
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise ValueError(f"{path}: no such fastText model file") from None
-    identity = (st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns)
-    cached = _MODELS.get(path)
-    if cached is not None and cached[0] == identity:
-        return cached[1]
-    import fasttext
-
-    # Older fasttext builds print "load_model does not return WordVectorModel..." on every load.
-    if hasattr(fasttext.FastText, "eprint"):
-        fasttext.FastText.eprint = lambda *args, **kwargs: None
-    try:
-        model = fasttext.load_model(path)
-    except ValueError as e:  # fastText: "<path> has wrong file format!"
-        raise ValueError(f"{path}: not a fastText model ({e})") from None
-    _MODELS[path] = (identity, model)
-    return model
-
-
-def predict(model, line: str, k: int = 1) -> list[tuple[str, float]]:
-    """The k most probable (label, probability) pairs for one line of text (no '\\n' in it).
-
-    Calls the C++ binding directly rather than `model.predict`: the Python wrapper of fasttext 0.9.2 builds
-    its result with `np.array(probs, copy=False)`, which raises under numpy 2 in builds other than
-    fasttext-numpy2-wheel; and it passes `str` to the binding, which raises a TypeError on lone surrogates
-    (text decoded with errors="surrogateescape"). Encoding here with errors="replace" avoids both, and the
-    probabilities come back as plain Python floats.
-    """
-    data = line.encode("utf-8", errors="replace") + b"\n"
-    return [(label, min(prob, 1.0)) for prob, label in model.f.predict(data, k, 0.0, "strict")]
 
 
 def positive_probability(model, normalized: str) -> float:
@@ -404,7 +357,7 @@ def train_classifier(
 # --- the filter stage ----------------------------------------------------------------------------------------
 
 
-class FastTextQualityFilter(Stage):
+class FastTextQualityFilter(FastTextStage):
     """Scores every document with a quality model from `train_classifier` and keeps those whose probability
     of being good is at least `threshold`.
 
@@ -426,22 +379,13 @@ class FastTextQualityFilter(Stage):
         self.model_path = model_path
         self.threshold = threshold
         self.annotate_only = annotate_only
-        self._pinned = None
 
-    def _model(self):
-        return self._pinned if self._pinned is not None else load_quality_model(self.model_path)
+    def load(self):
+        return load_quality_model(self.model_path)
 
     def process(self, doc: Document) -> Document | Drop:
-        score = round(positive_probability(self._model(), normalize(doc.text)), 4)
+        score = round(positive_probability(self.model(), normalize(doc.text)), 4)
         doc.metadata["quality_score"] = score
         if self.annotate_only or score >= self.threshold:
             return doc
         return Drop("low_quality_score", {"score": score, "threshold": self.threshold})
-
-    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        # One model for the whole task, even if the file is replaced while the task runs.
-        self._pinned = load_quality_model(self.model_path)
-        try:
-            yield from super().run(data, rank, world_size)
-        finally:
-            self._pinned = None

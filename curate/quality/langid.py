@@ -8,10 +8,10 @@ a document's first MAX_CHARS characters. Its labels are ISO 639 codes, mostly tw
 import re
 from pathlib import Path
 
-from datatrove.data import Document, DocumentsPipeline
+from datatrove.data import Document
 
-from curate.quality.classifier import load_model, predict
-from curate.stage import Drop, Stage
+from curate.quality.fasttext_model import FastTextStage, load_model, predict
+from curate.stage import Drop
 
 BUNDLED_MODEL = Path(__file__).parent.parent / "data" / "lid.176.ftz"
 # The language of a document shows in its first pages, and fastText's cost grows with the text it reads:
@@ -39,7 +39,7 @@ def identify(model, text: str) -> tuple[str, float] | None:
     return label.removeprefix(LABEL_PREFIX), score
 
 
-class LanguageFilter(Stage):
+class LanguageFilter(FastTextStage):
     """Writes `metadata["language"]` (an ISO 639 code) and `metadata["language_score"]` (its probability,
     rounded to 4 decimals) and keeps a document when its language is one of `languages` with a score of at
     least `min_score`.
@@ -84,13 +84,9 @@ class LanguageFilter(Stage):
             languages = list(languages)
         self.languages = languages
         self.min_score = min_score
-        self._pinned = None
-
-    def _model(self):
-        return self._pinned if self._pinned is not None else load_model(self.model_path)
 
     def process(self, doc: Document) -> Document | Drop:
-        found = identify(self._model(), doc.text)
+        found = identify(self.model(), doc.text)
         if found is None:
             if self.languages is None:
                 doc.metadata["language"], doc.metadata["language_score"] = UNDETERMINED, 0.0
@@ -107,11 +103,3 @@ class LanguageFilter(Stage):
         if score < self.min_score:
             return Drop("low_language_score", details)
         return doc
-
-    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        # One model for the whole task, even if the file is replaced while the task runs.
-        self._pinned = load_model(self.model_path)
-        try:
-            yield from super().run(data, rank, world_size)
-        finally:
-            self._pinned = None
