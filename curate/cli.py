@@ -19,14 +19,14 @@ EXAMPLES = """examples:
 """
 
 
-def _inputs(values: list[str]) -> dict[str, str]:
-    inputs = {}
+def _pairs(values: list[str], flag: str) -> dict[str, str]:
+    pairs = {}
     for v in values:
-        source, sep, path = v.partition("=")
-        if not sep or not source or not path:
-            raise SystemExit(f"curate: --input expects SOURCE=PATH, got {v!r}")
-        inputs[source] = path
-    return inputs
+        key, sep, value = v.partition("=")
+        if not sep or not key or not value:
+            raise SystemExit(f"curate: {flag} expects NAME=VALUE, got {v!r}")
+        pairs[key] = value
+    return pairs
 
 
 def cmd_run(args) -> None:
@@ -40,8 +40,9 @@ def cmd_run(args) -> None:
         tasks=args.tasks,
         workers=args.workers,
         ray_address=args.ray_address,
-        inputs=_inputs(args.input),
+        inputs=_pairs(args.input, "--input"),
         overwrite=args.overwrite,
+        variables=_pairs(args.var, "--var"),
     )
     md, _ = write_report(args.out)
     t = summary["totals"]
@@ -111,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, default=1, help="tasks run at once (default 1)")
     run.add_argument("--ray-address", help="address of a running Ray cluster (default: start a local one)")
     run.add_argument("--input", action="append", default=[], metavar="SOURCE=PATH", help="replace a reader's input path")
+    run.add_argument("--var", action="append", default=[], metavar="NAME=VALUE", help="value of {NAME} in the config")
     run.add_argument("--overwrite", action="store_true", help="delete OUT first instead of resuming in it")
     run.set_defaults(func=cmd_run)
 

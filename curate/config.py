@@ -13,10 +13,13 @@ writer:
   parquet: {max_file_size: 1073741824}
 ```
 
-Relative paths are taken relative to the config file, never to the working directory.
+Relative paths are taken relative to the config file, never to the working directory. `{name}` in a string
+argument is a variable: `{data}` is the bundled sample folder, others come from `curate run --var name=VALUE`.
+A step may take `sources: [web]` to apply to the documents of those sources only.
 """
 
 import inspect
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,7 +75,7 @@ class PipelineConfig:
     writer: tuple[str, dict]
 
 
-def _entry(item, where: str, noun: str, registry: dict, file: Path) -> tuple[str, dict]:
+def _entry(item, where: str, noun: str, registry: dict, file: Path, reserved: tuple = ()) -> tuple[str, dict]:
     """One `- kind: {args}` entry, validated against the constructor of `kind`."""
     if isinstance(item, str):
         item = {item: {}}
@@ -85,7 +88,7 @@ def _entry(item, where: str, noun: str, registry: dict, file: Path) -> tuple[str
     if not isinstance(args, dict):
         raise ConfigError(f"{file}: {where} ({kind}): arguments must be a mapping, got {args!r}")
     params = inspect.signature(registry[kind].__init__).parameters
-    accepted = {p for p in params if p not in ("self", "output_folder")}
+    accepted = {p for p in params if p not in ("self", "output_folder")} | set(reserved)
     if unknown := sorted(set(args) - accepted):
         raise ConfigError(f"{file}: {where} ({kind}): unknown argument(s) {unknown}; accepted: {sorted(accepted)}")
     required = {
@@ -99,8 +102,27 @@ def _entry(item, where: str, noun: str, registry: dict, file: Path) -> tuple[str
     return kind, dict(args)
 
 
-def load_config(path: str | Path) -> PipelineConfig:
+PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def substitute(value, variables: dict[str, str], where: str):
+    """`{name}` in a string argument -> the variable's value (`{data}` is the bundled sample folder)."""
+    if isinstance(value, list):
+        return [substitute(v, variables, where) for v in value]
+    if not isinstance(value, str):
+        return value
+
+    def one(m: re.Match) -> str:
+        if m.group(1) not in variables:
+            raise ConfigError(f"{where}: unknown variable {m.group(0)}; pass it with --var {m.group(1)}=VALUE")
+        return str(variables[m.group(1)])
+
+    return PLACEHOLDER.sub(one, value)
+
+
+def load_config(path: str | Path, variables: dict[str, str] | None = None) -> PipelineConfig:
     path = Path(path)
+    variables = {"data": str(DATA_DIR), **(variables or {})}
     if not path.is_file():
         raise ConfigError(f"{path}: no such config file")
     try:
@@ -117,22 +139,29 @@ def load_config(path: str | Path) -> PipelineConfig:
     if not readers:
         raise ConfigError(f"{path}: `readers` must list at least one reader")
     readers = [_entry(r, f"readers[{i}]", "reader", _readers(), path) for i, r in enumerate(readers)]
+    steps = [_entry(s, f"steps[{i}]", "step", _steps(), path, reserved=("sources",)) for i, s in enumerate(raw.get("steps") or [])]
+    for section, entries in (("readers", readers), ("steps", steps)):
+        for i, (kind, args) in enumerate(entries):
+            for key, value in args.items():
+                args[key] = substitute(value, variables, f"{path}: {section}[{i}] ({kind}).{key}")
     for kind, args in readers:
         if "path" in args:
             args["path"] = resolve_path(args["path"], path.parent)
-    steps = [_entry(s, f"steps[{i}]", "step", _steps(), path) for i, s in enumerate(raw.get("steps") or [])]
-    for kind, args in steps:
+    sources = [args["source"] for _, args in readers]
+    for i, (kind, args) in enumerate(steps):
         if args.get("model_path"):
             args["model_path"] = resolve_path(args["model_path"], path.parent)
+        only = args.get("sources")
+        if only is not None and (not isinstance(only, list) or not set(only) <= set(sources)):
+            raise ConfigError(f"{path}: steps[{i}] ({kind}): `sources` must list reader sources {sources}, got {only!r}")
     writer = _entry(raw.get("writer") or "parquet", "writer", "writer", _writers(), path)
-    sources = [args["source"] for _, args in readers]
     if len(set(sources)) != len(sources):
         raise ConfigError(f"{path}: each reader needs its own `source`; got {sources}")
     return PipelineConfig(raw.get("name") or path.stem, path, readers, steps, writer)
 
 
 def resolve_path(value: str, base: Path) -> str:
-    value = str(value).replace("{data}", str(DATA_DIR))
+    value = str(value)
     if "://" in value or Path(value).is_absolute():
         return value
     return str((base / value).resolve())
@@ -156,12 +185,14 @@ def build_pipeline(config: PipelineConfig, out: str) -> list:
         reader.attach(f"read_{args['source']}", f"{out}/quarantine")
         pipeline.append(reader)
     for kind, args in config.steps:
+        args = dict(args)
+        sources = args.pop("sources", None)
         step = _steps()[kind](**args)
         name, i = kind, 2
         while name in names:
             name, i = f"{kind}_{i}", i + 1
         names.add(name)
-        step.attach(name, f"{out}/removed/{name}")
+        step.attach(name, f"{out}/removed/{name}", sources)
         pipeline.append(step)
     kind, args = config.writer
     pipeline.append(_writers()[kind](output_folder=f"{out}/data", **args))

@@ -54,8 +54,9 @@ def run_pipeline(
     ray_address: str | None = None,
     inputs: dict[str, str] | None = None,
     overwrite: bool = False,
+    variables: dict[str, str] | None = None,
 ) -> dict:
-    config = load_config(config_path)
+    config = load_config(config_path, variables)
     override_inputs(config, inputs or {})
     for kind, args in config.readers:
         if "://" not in args["path"] and not Path(args["path"]).exists():

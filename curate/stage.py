@@ -39,10 +39,14 @@ class Stage(PipelineStep):
     # (used when a stage runs outside a curate pipeline, e.g. in a user's own datatrove script).
     stage_name: str | None = None
     removed_folder: str | None = None
+    # Sources this stage applies to (None: all). Documents of other sources pass through unchanged and are
+    # counted as kept, so a rule made for web pages (C4's line rules) does not cut a book's verse.
+    sources: frozenset[str] | None = None
 
-    def attach(self, stage_name: str, removed_folder: str) -> None:
+    def attach(self, stage_name: str, removed_folder: str, sources: list[str] | None = None) -> None:
         self.stage_name = stage_name
         self.removed_folder = removed_folder
+        self.sources = frozenset(sources) if sources else None
 
     def process(self, doc: Document) -> Document | Drop:
         raise NotImplementedError
@@ -53,6 +57,11 @@ class Stage(PipelineStep):
             for doc in data:
                 self.stat_update("in")
                 self.stat_update("chars_in", value=len(doc.text))
+                if self.sources is not None and doc.metadata.get("source") not in self.sources:
+                    self.stat_update("kept", "passed_through")
+                    self.stat_update("chars_out", value=len(doc.text))
+                    yield doc
+                    continue
                 with self.track_time():
                     result = self.process(doc)
                 if isinstance(result, Drop):

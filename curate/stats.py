@@ -67,6 +67,7 @@ def summarize(pipeline: list, merged: list[dict]) -> dict:
                     "in": int(labels["in"]),
                     "kept": int(labels["kept"]),
                     "removed": int(labels["removed"]),
+                    "passed_through": int(labels["passed_through"]),
                     "removed_reasons": _reasons(labels, "removed:"),
                     "chars_in": int(labels["chars_in"]),
                     "chars_out": int(labels["chars_out"]),

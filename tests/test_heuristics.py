@@ -89,7 +89,7 @@ def test_text_in_another_language_fails_gophers_stop_words():
     # Language is the language filter's job; the English stop-word rule catches it as a side effect.
     german = " ".join(["Das ist ein ganz normaler deutscher Satz, den man in jeder Zeitung lesen kann."] * 8)
     drop = GopherQuality().process(Document(text=german, id="de"))
-    assert drop.reason == "gopher_enough_stop_words" and drop.details == {"value": 0.0, "threshold": 2}
+    assert drop.reason == "gopher_enough_stop_words" and drop.details == {"signal": "stop_words", "value": 0.0, "threshold": 2}
 
 
 def test_50mb_document_in_bounded_time(data_dir):

@@ -3,18 +3,22 @@
 The decisions and reason names follow datatrove's filters (which follow the papers: Gopher, Rae et al. 2021,
 table A1; C4, Raffel et al. 2020; FineWeb, Penedo et al. 2024), so results compare one to one, with two
 differences: words come from `curate.quality.words` (the same splits as datatrove's spaCy tokenizer, several
-times faster), and every removal records the measured value and the threshold it crossed, which is what
-`curate quality inspect` calibrates thresholds from. Every threshold is a constructor argument, so YAML
-sets it; `None` turns a rule off.
+times faster), and every removal records the signal, its measured value and the threshold it crossed.
+
+Each rule set is a table of `Rule`s over named signals, and `signals(text)` yields the signals in the order
+the rules are checked. Filtering stops at the first rule that fails; `curate quality inspect` reads every
+signal of every document to calibrate the thresholds. Every threshold is a constructor argument, so YAML sets
+it; `None` turns a rule off.
 """
 
 import re
-from collections import Counter
+from dataclasses import dataclass
+from typing import Iterator
 
-import numpy as np
 from datatrove.data import Document
 from datatrove.utils.text import PUNCTUATION_SET, TERMINAL_PUNCTUATION
 
+from curate.quality.ngrams import NGrams, duplicates, repeated_ngram_chars, top_ngram_chars
 from curate.quality.words import count_sentences, split_words
 from curate.stage import Drop, Stage
 
@@ -22,13 +26,65 @@ GOPHER_STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
 PARAGRAPH_BREAK = re.compile(r"\n{2,}")
 LINE_BREAK = re.compile(r"\n+")
 C4_CITATION = re.compile(r"\[\d*]|\[edit]|\[citation needed]")
+C4_END_PUNCTUATION = (".", "?", "!", '"', "'")
+C4_POLICY = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies")
+
+Signals = Iterator[tuple[str, float] | Drop]
 
 
-def _over(reason: str, value: float, threshold: float, **extra) -> Drop:
-    return Drop(reason, {"value": round(float(value), 6), "threshold": threshold, **extra})
+@dataclass(frozen=True)
+class Rule:
+    """A document fails when `signal` is below `threshold` (bound "min") or above it (bound "max")."""
+
+    reason: str
+    signal: str
+    bound: str
+    threshold: float
+
+    def fails(self, value: float) -> bool:
+        return value < self.threshold if self.bound == "min" else value > self.threshold
 
 
-class GopherQuality(Stage):
+class RuleSet(Stage):
+    """A stage made of threshold rules over named signals. Subclasses list their `rules()` and yield their
+    `signals(text)` in checking order (or a Drop for a document that cannot be measured)."""
+
+    _table: dict | None = None  # rules_by_signal(), built on first use
+
+    def rules(self) -> list[Rule]:
+        raise NotImplementedError
+
+    def signals(self, text: str) -> Signals:
+        raise NotImplementedError
+
+    def rules_by_signal(self) -> dict[str, list[Rule]]:
+        table: dict[str, list[Rule]] = {}
+        for rule in self.rules():
+            if rule.threshold is not None:
+                table.setdefault(rule.signal, []).append(rule)
+        return table
+
+    def check(self, doc: Document) -> Drop | None:
+        if self._table is None:
+            self._table = self.rules_by_signal()
+        table = self._table
+        for item in self.signals(doc.text):
+            if isinstance(item, Drop):
+                return item
+            name, value = item
+            for rule in table.get(name, ()):
+                if self.fails(rule, value):
+                    return Drop(rule.reason, {"signal": name, "value": round(float(value), 6), "threshold": rule.threshold})
+        return None
+
+    def fails(self, rule: Rule, value: float) -> bool:
+        return rule.fails(value)
+
+    def process(self, doc: Document) -> Document | Drop:
+        return self.check(doc) or doc
+
+
+class GopherQuality(RuleSet):
     name = "gopher_quality"
 
     def __init__(
@@ -56,133 +112,40 @@ class GopherQuality(Stage):
         self.min_stop_words = min_stop_words
         self.stop_words = frozenset(GOPHER_STOP_WORDS if stop_words is None else stop_words)
 
-    def process(self, doc: Document) -> Document | Drop:
-        text = doc.text
+    def rules(self) -> list[Rule]:
+        return [
+            Rule("gopher_short_doc", "words", "min", self.min_doc_words),
+            Rule("gopher_long_doc", "words", "max", self.max_doc_words),
+            Rule("gopher_below_avg_threshold", "avg_word_length", "min", self.min_avg_word_length),
+            Rule("gopher_above_avg_threshold", "avg_word_length", "max", self.max_avg_word_length),
+            Rule("gopher_too_many_hashes", "hash_word_ratio", "max", self.max_symbol_word_ratio),
+            Rule("gopher_too_many_ellipsis", "ellipsis_word_ratio", "max", self.max_symbol_word_ratio),
+            Rule("gopher_too_many_bullets", "bullet_lines_ratio", "max", self.max_bullet_lines_ratio),
+            Rule("gopher_too_many_end_ellipsis", "end_ellipsis_lines_ratio", "max", self.max_ellipsis_lines_ratio),
+            Rule("gopher_below_alpha_threshold", "alpha_words_ratio", "min", self.min_alpha_words_ratio),
+            Rule("gopher_enough_stop_words", "stop_words", "min", self.min_stop_words),
+        ]
+
+    def signals(self, text: str) -> Signals:
         words = split_words(text)
         if not words:
-            return Drop("gopher_no_words")
+            yield Drop("gopher_no_words")
+            return
         n_words = len(words)
+        # Gopher counts words that are not only punctuation; the ratios below divide by all tokens, as datatrove.
         word_lengths = [len(w) for w in words if any(ch not in PUNCTUATION_SET for ch in w)]
-        n = len(word_lengths)
-        if self.min_doc_words and n < self.min_doc_words:
-            return _over("gopher_short_doc", n, self.min_doc_words)
-        if self.max_doc_words and n > self.max_doc_words:
-            return _over("gopher_long_doc", n, self.max_doc_words)
-        avg = sum(word_lengths) / n if n else 0.0
-        if self.min_avg_word_length and avg < self.min_avg_word_length:
-            return _over("gopher_below_avg_threshold", avg, self.min_avg_word_length)
-        if self.max_avg_word_length and avg > self.max_avg_word_length:
-            return _over("gopher_above_avg_threshold", avg, self.max_avg_word_length)
-        if self.max_symbol_word_ratio:
-            if (r := text.count("#") / n_words) > self.max_symbol_word_ratio:
-                return _over("gopher_too_many_hashes", r, self.max_symbol_word_ratio)
-            if (r := (text.count("...") + text.count("…")) / n_words) > self.max_symbol_word_ratio:
-                return _over("gopher_too_many_ellipsis", r, self.max_symbol_word_ratio)
+        yield "words", len(word_lengths)
+        yield "avg_word_length", sum(word_lengths) / len(word_lengths) if word_lengths else 0.0
+        yield "hash_word_ratio", text.count("#") / n_words
+        yield "ellipsis_word_ratio", (text.count("...") + text.count("…")) / n_words
         lines = text.splitlines() or [""]
-        if self.max_bullet_lines_ratio:
-            r = sum(s.lstrip().startswith(("•", "-")) for s in lines) / len(lines)
-            if r > self.max_bullet_lines_ratio:
-                return _over("gopher_too_many_bullets", r, self.max_bullet_lines_ratio)
-        if self.max_ellipsis_lines_ratio:
-            r = sum(s.rstrip().endswith(("...", "…")) for s in lines) / len(lines)
-            if r > self.max_ellipsis_lines_ratio:
-                return _over("gopher_too_many_end_ellipsis", r, self.max_ellipsis_lines_ratio)
-        if self.min_alpha_words_ratio:
-            r = sum(any(c.isalpha() for c in w) for w in words) / n_words
-            if r < self.min_alpha_words_ratio:
-                return _over("gopher_below_alpha_threshold", r, self.min_alpha_words_ratio)
-        if self.min_stop_words:
-            found = len(self.stop_words.intersection(words))
-            if found < self.min_stop_words:
-                return _over("gopher_enough_stop_words", found, self.min_stop_words)
-        return doc
+        yield "bullet_lines_ratio", sum(s.lstrip().startswith(("•", "-")) for s in lines) / len(lines)
+        yield "end_ellipsis_lines_ratio", sum(s.rstrip().endswith(("...", "…")) for s in lines) / len(lines)
+        yield "alpha_words_ratio", sum(any(c.isalpha() for c in w) for w in words) / n_words
+        yield "stop_words", len(self.stop_words.intersection(words))
 
 
-def _duplicates(items: list[str]) -> tuple[int, int]:
-    """(number of repeated items, characters in the repeats), counting every occurrence after the first."""
-    seen: set[str] = set()
-    count = chars = 0
-    for item in items:
-        if item in seen:
-            count += 1
-            chars += len(item)
-        else:
-            seen.add(item)
-    return count, chars
-
-
-class NGrams:
-    """The n-grams of one document's words as 64-bit hashes, built once and extended from n to n+1.
-
-    Counting with numpy instead of Python tuples is what makes Gopher repetition cheap; a collision between
-    two different n-grams has a probability around 2^-64 per pair.
-    """
-
-    _MULT = np.uint64(0x9E3779B97F4A7C15)
-
-    def __init__(self, words: list[str]):
-        vocab: dict[str, int] = {}
-        ids = np.fromiter((vocab.setdefault(w, len(vocab)) for w in words), dtype=np.int64, count=len(words))
-        rng = np.random.default_rng(0)
-        self.values = rng.integers(1, 2**63, size=max(len(vocab), 1), dtype=np.uint64)[ids]
-        self.char_cumsum = np.concatenate([[0], np.cumsum([len(w) for w in words])])
-        self.n = 1
-        self.hashes = self.values.copy()
-
-    def of_size(self, n: int) -> np.ndarray:
-        if n < self.n:
-            self.__init_hashes()
-        with np.errstate(over="ignore"):
-            while self.n < n:
-                self.hashes = self.hashes[:-1] * self._MULT + self.values[self.n :]
-                self.n += 1
-        return self.hashes
-
-    def __init_hashes(self):
-        self.n, self.hashes = 1, self.values.copy()
-
-    def chars(self, start, n: int):
-        """Characters in the words of the n-gram(s) starting at `start` (spaces not counted)."""
-        return self.char_cumsum[start + n] - self.char_cumsum[start]
-
-
-def _top_ngram_chars(grams: NGrams, n: int) -> int:
-    """Characters covered by the most frequent n-gram: its length with spaces, times its count."""
-    h = grams.of_size(n)
-    if len(h) == 0:
-        return 0
-    uniq, first, counts = np.unique(h, return_index=True, return_counts=True)
-    top = counts.max()
-    start = first[counts == top].min()  # ties: the n-gram seen first, as Counter.most_common does
-    return int((grams.chars(start, n) + n - 1) * top)
-
-
-def _repeated_ngram_chars(grams: NGrams, n: int) -> int:
-    """Characters in n-grams seen before, scanning left to right and jumping past each repeat (Gopher).
-
-    Only positions whose n-gram occurs more than once can be repeats, and an n-gram that occurs once cannot
-    make any other position a repeat, so the scan visits those positions alone.
-    """
-    h = grams.of_size(n)
-    if len(h) == 0:
-        return 0
-    _, inverse, counts = np.unique(h, return_inverse=True, return_counts=True)
-    seen: set[int] = set()
-    chars = 0
-    next_allowed = 0
-    for p in np.flatnonzero(counts[inverse] > 1).tolist():
-        if p < next_allowed:
-            continue
-        g = int(inverse[p])
-        if g in seen:
-            chars += int(grams.chars(p, n))
-            next_allowed = p + n
-        else:
-            seen.add(g)
-    return chars
-
-
-class GopherRepetition(Stage):
+class GopherRepetition(RuleSet):
     """Repetition within a document. Documents longer than `max_chars` are measured on their first
     `max_chars` characters, so a 50 MB document costs the same as a 1 MB one."""
 
@@ -207,37 +170,37 @@ class GopherRepetition(Stage):
         self.dup_n_grams = [(int(n), float(t)) for n, t in dup_n_grams]
         self.max_chars = max_chars
 
-    def process(self, doc: Document) -> Document | Drop:
-        text = doc.text[: self.max_chars]
+    def rules(self) -> list[Rule]:
+        return [
+            Rule("dup_para_frac", "dup_para_frac", "max", self.dup_para_frac),
+            Rule("dup_para_char_frac", "dup_para_char_frac", "max", self.dup_para_char_frac),
+            Rule("dup_line_frac", "dup_line_frac", "max", self.dup_line_frac),
+            Rule("dup_line_char_frac", "dup_line_char_frac", "max", self.dup_line_char_frac),
+            *(Rule(f"top_{n}_gram", f"top_{n}_gram", "max", t) for n, t in self.top_n_grams),
+            *(Rule(f"duplicated_{n}_n_grams", f"duplicated_{n}_n_grams", "max", t) for n, t in self.dup_n_grams),
+        ]
+
+    def signals(self, text: str) -> Signals:
+        text = text[: self.max_chars]
         if not text.strip():  # datatrove drops only "", and keeps whitespace; neither has text to learn from
-            return Drop("empty")
+            yield Drop("empty")
+            return
         paragraphs = PARAGRAPH_BREAK.split(text.strip())
-        dup, chars = _duplicates(paragraphs)
-        if self.dup_para_frac and (r := dup / len(paragraphs)) > self.dup_para_frac:
-            return _over("dup_para_frac", r, self.dup_para_frac)
-        if self.dup_para_char_frac and (r := chars / len(text)) > self.dup_para_char_frac:
-            return _over("dup_para_char_frac", r, self.dup_para_char_frac)
+        dup, chars = duplicates(paragraphs)
+        yield "dup_para_frac", dup / len(paragraphs)
+        yield "dup_para_char_frac", chars / len(text)
         lines = LINE_BREAK.split(text)
-        dup, chars = _duplicates(lines)
-        if self.dup_line_frac and (r := dup / len(lines)) > self.dup_line_frac:
-            return _over("dup_line_frac", r, self.dup_line_frac)
-        if self.dup_line_char_frac and (r := chars / len(text)) > self.dup_line_char_frac:
-            return _over("dup_line_char_frac", r, self.dup_line_char_frac)
+        dup, chars = duplicates(lines)
+        yield "dup_line_frac", dup / len(lines)
+        yield "dup_line_char_frac", chars / len(text)
         grams = NGrams(split_words(text))
-        for n, threshold in self.top_n_grams:
-            if (r := _top_ngram_chars(grams, n) / len(text)) > threshold:
-                return _over(f"top_{n}_gram", r, threshold)
-        for n, threshold in self.dup_n_grams:
-            if (r := _repeated_ngram_chars(grams, n) / len(text)) > threshold:
-                return _over(f"duplicated_{n}_n_grams", r, threshold)
-        return doc
+        for n, _ in self.top_n_grams:
+            yield f"top_{n}_gram", top_ngram_chars(grams, n) / len(text)
+        for n, _ in self.dup_n_grams:
+            yield f"duplicated_{n}_n_grams", repeated_ngram_chars(grams, n) / len(text)
 
 
-C4_END_PUNCTUATION = (".", "?", "!", '"', "'")
-C4_POLICY = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies")
-
-
-class C4Quality(Stage):
+class C4Quality(RuleSet):
     """C4's line and page rules. Lines that fail a line rule are cut from the document (the count is kept
     in `metadata["c4_lines_removed"]`); the page is removed for lorem ipsum, a curly bracket, or fewer
     than `min_num_sentences` sentences left."""
@@ -267,11 +230,14 @@ class C4Quality(Stage):
         self.filter_curly_bracket = filter_curly_bracket
         self.filter_policy = filter_policy
 
-    def process(self, doc: Document) -> Document | Drop:
-        sentences = 0
+    def rules(self) -> list[Rule]:
+        threshold = self.min_num_sentences if self.min_num_sentences != -1 else None
+        return [Rule("too_few_sentences", "sentences", "min", threshold)]
+
+    def kept_lines(self, text: str) -> list[str] | Drop:
+        """The lines C4 keeps, or the Drop of a page rule (lorem ipsum, curly bracket)."""
         kept = []
-        lines = doc.text.splitlines()
-        for line in lines:
+        for line in text.splitlines():
             line = line.strip()
             words = line.split()
             if self.max_word_length != -1 and any(len(w) > self.max_word_length for w in words):
@@ -291,17 +257,26 @@ class C4Quality(Stage):
                 return Drop("curly_bracket", {"line": line[:200]})
             if self.filter_policy and any(p in lower for p in C4_POLICY):
                 continue
-            if self.min_num_sentences != -1:
-                sentences += count_sentences(line)
             kept.append(line)
-        if sentences < self.min_num_sentences:
-            return _over("too_few_sentences", sentences, self.min_num_sentences)
-        doc.metadata["c4_lines_removed"] = len(lines) - len(kept)
+        return kept
+
+    def signals(self, text: str) -> Signals:
+        kept = self.kept_lines(text)
+        if isinstance(kept, Drop):
+            yield kept
+            return
+        yield "sentences", sum(count_sentences(line) for line in kept)
+
+    def process(self, doc: Document) -> Document | Drop:
+        if drop := self.check(doc):
+            return drop
+        kept = self.kept_lines(doc.text)  # the check passed, so these are lines, not a Drop
+        doc.metadata["c4_lines_removed"] = len(doc.text.splitlines()) - len(kept)
         doc.text = "\n".join(kept).strip()
         return doc
 
 
-class FineWebQuality(Stage):
+class FineWebQuality(RuleSet):
     name = "fineweb_quality"
 
     def __init__(
@@ -323,21 +298,25 @@ class FineWebQuality(Stage):
         self.char_duplicates_ratio = char_duplicates_ratio
         self.new_line_ratio = new_line_ratio
 
-    def process(self, doc: Document) -> Document | Drop:
-        lines = [line for line in doc.text.split("\n") if line.strip()]
+    def rules(self) -> list[Rule]:
+        return [
+            Rule("line_punct_ratio", "line_punct_ratio", "min", self.line_punct_thr),
+            Rule("short_line_ratio", "short_line_ratio", "max", self.short_line_thr),
+            Rule("char_dup_ratio", "char_dup_ratio", "max", self.char_duplicates_ratio),
+            Rule("list_ratio", "list_ratio", "max", self.new_line_ratio),
+        ]
+
+    def fails(self, rule: Rule, value: float) -> bool:
+        if rule.signal == "line_punct_ratio" and value == 0 and self.line_punct_exclude_zero:
+            return False
+        return rule.fails(value)
+
+    def signals(self, text: str) -> Signals:
+        lines = [line for line in text.split("\n") if line.strip()]
         if not lines:
-            return Drop("empty")
-        r = sum(line.endswith(self.stop_chars) for line in lines) / len(lines)
-        if r < self.line_punct_thr and not (r == 0 and self.line_punct_exclude_zero):
-            return _over("line_punct_ratio", r, self.line_punct_thr)
-        r = sum(len(line) <= self.short_line_length for line in lines) / len(lines)
-        if r > self.short_line_thr:
-            return _over("short_line_ratio", r, self.short_line_thr)
-        r = _duplicates(lines)[1] / max(len(doc.text) - doc.text.count("\n"), 1)
-        if r > self.char_duplicates_ratio:
-            return _over("char_dup_ratio", r, self.char_duplicates_ratio)
-        words = split_words(doc.text)
-        r = doc.text.count("\n") / max(len(words), 1)
-        if r > self.new_line_ratio:
-            return _over("list_ratio", r, self.new_line_ratio)
-        return doc
+            yield Drop("empty")
+            return
+        yield "line_punct_ratio", sum(line.endswith(self.stop_chars) for line in lines) / len(lines)
+        yield "short_line_ratio", sum(len(line) <= self.short_line_length for line in lines) / len(lines)
+        yield "char_dup_ratio", duplicates(lines)[1] / max(len(text) - text.count("\n"), 1)
+        yield "list_ratio", text.count("\n") / max(len(split_words(text)), 1)

@@ -1,0 +1,88 @@
+"""Repetition measures of one document (Gopher, table A1): repeated lines and paragraphs, the most frequent
+n-gram, and n-grams seen before."""
+
+import numpy as np
+
+
+def duplicates(items: list[str]) -> tuple[int, int]:
+    """(number of repeated items, characters in the repeats), counting every occurrence after the first."""
+    seen: set[str] = set()
+    count = chars = 0
+    for item in items:
+        if item in seen:
+            count += 1
+            chars += len(item)
+        else:
+            seen.add(item)
+    return count, chars
+
+
+class NGrams:
+    """The n-grams of one document's words as 64-bit hashes, built once and extended from n to n+1.
+
+    Counting with numpy instead of Python tuples is what makes Gopher repetition cheap; a collision between
+    two different n-grams has a probability around 2^-64 per pair.
+    """
+
+    _MULT = np.uint64(0x9E3779B97F4A7C15)
+
+    def __init__(self, words: list[str]):
+        vocab: dict[str, int] = {}
+        ids = np.fromiter((vocab.setdefault(w, len(vocab)) for w in words), dtype=np.int64, count=len(words))
+        rng = np.random.default_rng(0)
+        self.values = rng.integers(1, 2**63, size=max(len(vocab), 1), dtype=np.uint64)[ids]
+        self.char_cumsum = np.concatenate([[0], np.cumsum([len(w) for w in words])])
+        self.n = 1
+        self.hashes = self.values.copy()
+
+    def of_size(self, n: int) -> np.ndarray:
+        if n < self.n:
+            self.__init_hashes()
+        with np.errstate(over="ignore"):
+            while self.n < n:
+                self.hashes = self.hashes[:-1] * self._MULT + self.values[self.n :]
+                self.n += 1
+        return self.hashes
+
+    def __init_hashes(self):
+        self.n, self.hashes = 1, self.values.copy()
+
+    def chars(self, start, n: int):
+        """Characters in the words of the n-gram(s) starting at `start` (spaces not counted)."""
+        return self.char_cumsum[start + n] - self.char_cumsum[start]
+
+
+def top_ngram_chars(grams: NGrams, n: int) -> int:
+    """Characters covered by the most frequent n-gram: its length with spaces, times its count."""
+    h = grams.of_size(n)
+    if len(h) == 0:
+        return 0
+    uniq, first, counts = np.unique(h, return_index=True, return_counts=True)
+    top = counts.max()
+    start = first[counts == top].min()  # ties: the n-gram seen first, as Counter.most_common does
+    return int((grams.chars(start, n) + n - 1) * top)
+
+
+def repeated_ngram_chars(grams: NGrams, n: int) -> int:
+    """Characters in n-grams seen before, scanning left to right and jumping past each repeat (Gopher).
+
+    Only positions whose n-gram occurs more than once can be repeats, and an n-gram that occurs once cannot
+    make any other position a repeat, so the scan visits those positions alone.
+    """
+    h = grams.of_size(n)
+    if len(h) == 0:
+        return 0
+    _, inverse, counts = np.unique(h, return_inverse=True, return_counts=True)
+    seen: set[int] = set()
+    chars = 0
+    next_allowed = 0
+    for p in np.flatnonzero(counts[inverse] > 1).tolist():
+        if p < next_allowed:
+            continue
+        g = int(inverse[p])
+        if g in seen:
+            chars += int(grams.chars(p, n))
+            next_allowed = p + n
+        else:
+            seen.add(g)
+    return chars
