@@ -10,6 +10,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEMO_CONFIG = REPO_ROOT / "pipelines" / "demo.yaml"
+DEMO_QUALITY_CONFIG = REPO_ROOT / "pipelines" / "demo-quality.yaml"
 
 EXAMPLES = """examples:
   curate demo                                        # the whole flow on the bundled sample
@@ -63,21 +64,36 @@ def cmd_demo(args) -> None:
     if not DEMO_CONFIG.is_file():
         raise SystemExit(f"curate demo: {DEMO_CONFIG} not found; run it from a source checkout (git clone, make demo)")
     from curate.pipeline import run_pipeline
+    from curate.quality.calibrate import inspect_corpus
+    from curate.quality.classifier import train_classifier
     from curate.report import write_report
 
     out = Path(args.out)
-    print(f"curate demo: running {DEMO_CONFIG.relative_to(REPO_ROOT)} on the bundled sample -> {out}/")
-    summary = run_pipeline(str(DEMO_CONFIG), str(out), tasks=args.tasks, workers=args.workers, overwrite=True)
-    md, png = write_report(out)
-    t = summary["totals"]
+    clean, scored, model = out / "clean", out / "scored", out / "quality.bin"
+    if out.exists() and not (out / "clean").exists() and any(out.iterdir()):
+        raise SystemExit(f"curate demo: {out} exists and is not a demo output; choose another -o")
+
+    print(f"[1/4] {DEMO_CONFIG.relative_to(REPO_ROOT)} on the bundled sample -> {clean}/")
+    summary = run_pipeline(str(DEMO_CONFIG), str(clean), tasks=args.tasks, workers=args.workers, overwrite=True)
+    md, _ = write_report(clean)
+    print(f"[2/4] quality classifier: wiki + books (positive) vs web (negative) -> {model}")
+    card = train_classifier([str(clean / "data" / "wiki"), str(clean / "data" / "books")], [str(clean / "data" / "web")], str(model))
+    print(f"[3/4] {DEMO_QUALITY_CONFIG.relative_to(REPO_ROOT)}: score the web pages -> {scored}/")
+    run_pipeline(str(DEMO_QUALITY_CONFIG), str(scored), tasks=1, workers=1, overwrite=True,
+                 variables={"clean": str((clean / "data").resolve()), "model": str(model.resolve())})
+    write_report(scored)
+    print(f"[4/4] threshold calibration of the heuristic rules on the extracted text -> {out / 'inspect'}/")
+    inspect_md = inspect_corpus([str(clean / "data")], str(out / "inspect"), config=str(DEMO_CONFIG))
+    t, m = summary["totals"], card["metrics"]
     print(
         f"\n{t['records']} records read: {t['kept']} kept, {t['removed']} removed, {t['quarantined']} quarantined "
         f"({summary['wall_s']} s)\n"
-        f"  corpus (parquet):     {out / 'data'}/<source>/*.parquet\n"
-        f"  removed documents:    {out / 'removed'}/<stage>/*.jsonl.gz\n"
-        f"  quarantined records:  {out / 'quarantine'}/<source>/*.jsonl.gz\n"
-        f"  stats:                {out / 'stats.json'}\n"
-        f"  report:               {md} (chart {png})"
+        f"  corpus (parquet):     {clean / 'data'}/<source>/*.parquet (scored: {scored / 'data'})\n"
+        f"  removed documents:    {clean / 'removed'}/<stage>/*.jsonl.gz\n"
+        f"  quarantined records:  {clean / 'quarantine'}/<source>/*.jsonl.gz\n"
+        f"  report:               {md} (stats {clean / 'stats.json'})\n"
+        f"  quality classifier:   {model} (held-out ROC AUC {m['roc_auc']}, card {model}.json)\n"
+        f"  threshold evidence:   {inspect_md}"
     )
 
 
@@ -89,6 +105,13 @@ def cmd_quality_train(args) -> None:
     m = card["metrics"]
     print(f"held-out: precision {m['precision']:.3f}, recall {m['recall']:.3f}, ROC AUC {m['roc_auc']:.3f}; "
           f"suggested threshold {card['suggested_threshold']}\nmodel: {args.out}\ncard:  {args.out}.json")
+
+
+def cmd_quality_inspect(args) -> None:
+    from curate.quality.calibrate import inspect_corpus
+
+    md = inspect_corpus(args.paths, args.out, config=args.config, max_docs=args.max_docs)
+    print(f"calibration report: {md}\nsignals of every document: {md.parent / 'signals.parquet'}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -135,6 +158,16 @@ def build_parser() -> argparse.ArgumentParser:
     qtrain.add_argument("--holdout", type=float, default=0.1)
     qtrain.add_argument("--max-docs-per-class", type=int)
     qtrain.set_defaults(func=cmd_quality_train)
+    qinspect = qsub.add_parser(
+        "inspect",
+        help="histograms, keep rates by threshold and examples at the cut, for every heuristic rule",
+        epilog="example: curate quality inspect curate-demo/data -o curate-demo/inspect --config pipelines/web.yaml",
+    )
+    qinspect.add_argument("paths", nargs="+", help="parquet shard folders (e.g. OUT/data) or JSONL files")
+    qinspect.add_argument("-o", "--out", required=True, help="folder for inspect.md, the PNGs and signals.parquet")
+    qinspect.add_argument("--config", help="take thresholds from this pipeline config (default: datatrove's)")
+    qinspect.add_argument("--max-docs", type=int, default=10_000, help="inspect the first N documents (default 10000)")
+    qinspect.set_defaults(func=cmd_quality_inspect)
 
     demo = sub.add_parser("demo", help="run everything on the bundled sample", epilog="example: curate demo -o demo-out")
     demo.add_argument("-o", "--out", default="curate-demo", help="output folder (default: ./curate-demo)")

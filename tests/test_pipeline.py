@@ -19,6 +19,15 @@ from helpers import kept_documents
 REPO = Path(__file__).parent.parent
 DEMO = REPO / "pipelines" / "demo.yaml"
 CURATE = [sys.executable, "-m", "curate.cli"]
+TEST_CONFIG_WEB_ONLY = """
+readers:
+  - warc: {path: web, source: web}
+  - books: {path: "{data}/books", source: books}
+  - jsonl: {path: wiki, source: wiki}
+steps:
+  - html_extract: {}
+  - length_filter: {min_words: 1500, sources: [web]}
+"""
 
 def test_every_document_is_kept_removed_or_quarantined(two_task_run):
     out = two_task_run
@@ -94,11 +103,36 @@ def test_demo_runs_offline(tmp_path):
     probe = subprocess.run([sys.executable, "-c", "import socket; socket.create_connection(('1.1.1.1', 53), timeout=3)"],
                            capture_output=True, text=True)
     assert probe.returncode != 0 and "network blocked" in probe.stderr
-    proc = subprocess.run(CURATE + ["demo", "-o", str(tmp_path / "demo")], capture_output=True, text=True, timeout=600)
+    out = tmp_path / "demo"
+    proc = subprocess.run(CURATE + ["demo", "-o", str(out)], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "report:" in proc.stdout and (tmp_path / "demo" / "report.md").is_file()
-    stats = orjson.loads((tmp_path / "demo" / "stats.json").read_bytes())
+    assert "threshold evidence:" in proc.stdout and (out / "clean" / "report.md").is_file()
+    stats = orjson.loads((out / "clean" / "stats.json").read_bytes())
     assert stats["conserved"] and stats["totals"]["records"] == 213 + 15 + 106
+    removed = {s["stage"]: s["removed"] for s in stats["stages"] if s["kind"] == "step"}
+    assert removed["gopher_quality"] > 0 and removed["language"] > 0
+    # Books pass the web-only rules untouched; every one of them is kept.
+    assert {s["stage"]: s["passed_through"] for s in stats["stages"] if s["kind"] == "step"}["c4_quality"] > 15
+    assert sum(1 for _, source, _ in kept_documents(out / "clean") if source == "books") == 15
+    card = orjson.loads((out / "quality.bin.json").read_bytes())
+    assert card["metrics"]["roc_auc"] > 0.9
+    scored = orjson.loads((out / "scored" / "stats.json").read_bytes())
+    assert scored["conserved"] and scored["totals"]["kept"] == stats["totals"]["kept"]
+    import pyarrow.parquet as pq
+
+    meta = [orjson.loads(m) for m in pq.read_table(out / "scored" / "data" / "web").column("metadata").to_pylist()]
+    assert meta and all(0.0 <= m["quality_score"] <= 1.0 for m in meta)
+    assert (out / "inspect" / "inspect.md").is_file()
+
+
+def test_a_step_applies_to_its_sources_only(inputs, tmp_path):
+    config = inputs / "web-only.yaml"
+    config.write_text(TEST_CONFIG_WEB_ONLY)
+    run_pipeline(str(config), str(tmp_path / "o"), tasks=1, workers=1)
+    stats = orjson.loads((tmp_path / "o" / "stats.json").read_bytes())
+    step = next(s for s in stats["stages"] if s["stage"] == "length_filter")
+    assert step["removed"] > 0 and step["passed_through"] == 15 + 106  # every book and wiki article
+    assert {r["source"] for r in read_records(str(tmp_path / "o" / "removed"))} == {"web"}
 
 
 def test_rerun_with_other_arguments_is_refused(two_task_run, inputs):
@@ -115,6 +149,8 @@ def test_rerun_with_other_arguments_is_refused(two_task_run, inputs):
         ("readers:\n  - warc: {source: web}", "missing required argument(s) ['path']"),
         ("readers:\n  - warc: {path: nowhere, source: web}", "input path"),
         ("readers: [unclosed", "not valid YAML"),
+        ('readers:\n  - warc: {path: "{nowhere}", source: web}', "unknown variable {nowhere}"),
+        ("readers:\n  - warc: {path: web, source: web}\nsteps:\n  - length_filter: {sources: [books]}", "`sources` must list"),
     ],
 )
 def test_bad_config_gives_one_line_error(config, message, inputs, tmp_path):

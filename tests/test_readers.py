@@ -6,10 +6,9 @@ import time
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 import zstandard
 
-from curate.io.books import BookReader, strip_gutenberg
+from curate.io.books import BookReader
 from curate.io.jsonl import JsonlReader
 from curate.io.parquet import ParquetReader
 from curate.io.warc import WarcReader

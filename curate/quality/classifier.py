@@ -10,21 +10,18 @@ seeded sampling and split), and the JSON card beside the model holds no dates, s
 Models load through `curate.quality.fasttext_model`, which reloads a model retrained to the same path.
 """
 
-import gzip
 import hashlib
 import json
 import os
 import random
 import re
 import tempfile
-import zlib
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
-import orjson
 from datatrove.data import Document
 
+from curate.io.texts import input_files, read_documents
 from curate.quality.fasttext_model import FastTextStage, load_model, predict
 from curate.stage import Drop
 
@@ -34,8 +31,6 @@ NEGATIVE = "__label__lq"
 # whole book at training, and the first 20,000 characters (~3,500 words) say enough about a document's kind.
 MAX_CHARS = 20_000
 MIN_DOCS_PER_CLASS = 20
-# Folders of a curate run that do not hold kept documents; never read them as training data.
-SKIP_FOLDERS = {"removed", "quarantine", "logs"}
 TRAIN_COMMAND = "curate quality train --positive DIR --negative DIR -o MODEL.bin"
 
 _PUNCTUATION = re.compile(r"([^\w\s])")
@@ -71,59 +66,6 @@ def load_quality_model(path: str):
 # --- training ------------------------------------------------------------------------------------------------
 
 
-def _is_input_file(name: str) -> bool:
-    return name.endswith((".parquet", ".jsonl", ".jsonl.gz"))
-
-
-def input_files(path: str) -> list[Path]:
-    """The files a training path stands for: itself, or every .parquet/.jsonl/.jsonl.gz file under a folder
-    (a curate run's removed/, quarantine/ and logs/ folders left out), in path order."""
-    p = Path(path)
-    if not p.exists():
-        raise ValueError(f"{path}: no such file or directory")
-    if p.is_file():
-        if not _is_input_file(p.name):
-            raise ValueError(f"{path}: expected a .parquet, .jsonl or .jsonl.gz file, or a folder of them")
-        return [p]
-    files = sorted(
-        f
-        for f in p.rglob("*")
-        if _is_input_file(f.name) and f.is_file() and not SKIP_FOLDERS & set(f.relative_to(p).parts[:-1])
-    )
-    if not files:
-        raise ValueError(f"{path}: no .parquet, .jsonl or .jsonl.gz files under this folder")
-    return files
-
-
-def read_texts(file: Path) -> Iterator[str | None]:
-    """The `text` of every record of one file, streamed (None where a parquet row has no text)."""
-    if file.name.endswith(".parquet"):
-        import pyarrow.parquet as pq
-
-        pf = pq.ParquetFile(file)
-        if "text" not in pf.schema_arrow.names:
-            raise ValueError(f"{file}: no column 'text' (columns: {pf.schema_arrow.names})")
-        for batch in pf.iter_batches(batch_size=256, columns=["text"]):
-            yield from batch.column(0).to_pylist()
-        return
-    opener = gzip.open if file.name.endswith(".gz") else open
-    line_no = 0
-    try:
-        with opener(file, "rb") as f:
-            for line_no, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    record = orjson.loads(line)
-                except orjson.JSONDecodeError as e:
-                    raise ValueError(f"{file}: line {line_no}: not valid JSON ({e})") from None
-                if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-                    raise ValueError(f"{file}: line {line_no}: expected an object with a string field 'text'")
-                yield record["text"]
-    except (EOFError, zlib.error, gzip.BadGzipFile) as e:
-        raise ValueError(f"{file}: truncated or corrupt after line {line_no} ({type(e).__name__}: {e})") from None
-
-
 def collect(paths: list[str], what: str, rng: random.Random, max_docs: int | None) -> tuple[list[str], dict]:
     """Normalised texts of one class, and counts. With `max_docs`, a uniform sample of that many (reservoir
     sampling, seeded), so memory stays bounded whatever the size of the input."""
@@ -133,7 +75,8 @@ def collect(paths: list[str], what: str, rng: random.Random, max_docs: int | Non
     kept: list[str] = []
     seen = empty = 0
     for file in files:
-        for text in read_texts(file):
+        for doc in read_documents(file):
+            text = doc and doc["text"]
             if text is None or not text[:MAX_CHARS].strip():
                 empty += 1
                 continue
