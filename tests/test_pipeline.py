@@ -159,3 +159,15 @@ def test_bad_config_gives_one_line_error(config, message, inputs, tmp_path):
     proc = subprocess.run(CURATE + ["run", str(path), "-o", str(tmp_path / "o")], capture_output=True, text=True)
     assert proc.returncode == 2
     assert message in proc.stderr and "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_readme_config_example_is_valid(tmp_path):
+    # The README's config example must not drift from the code: every step and argument in it is accepted.
+    from curate.config import load_config
+
+    readme = (REPO / "README.md").read_text()
+    example = readme.split("```yaml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "example.yaml").write_text(example)
+    config = load_config(tmp_path / "example.yaml")
+    assert [kind for kind, _ in config.steps][:3] == ["html_extract", "length_filter", "language"]
+    assert {kind for kind, _ in config.readers} == {"warc", "books", "jsonl"}
