@@ -1,0 +1,213 @@
+"""The text a tokenizer learns from and is measured on: documents streamed from parquet shards, split into
+held-out and train by a hash of their id, and sampled per source to a character budget.
+
+Held-out rule: a document is held out when `blake2b(id)`, read as a number in [0, 1), is below
+`holdout_fraction`. It depends on the id alone (not on the seed, the recipe or the file a document sits in),
+so every tokenizer and the token shards agree on which documents are held out, also for documents that a
+tokenizer never saw.
+
+Sampling: pass 1 reads every train document once and keeps two numbers per document (a seeded hash and its
+length; 16 bytes, the text is dropped). The budget of each source then takes that source's documents in hash
+order until it is full, the last one cut to fit, so the sample is a uniform, seeded draw that does not depend
+on file order, and pass 2 streams exactly those documents to the trainer. Memory: 16 bytes per document.
+"""
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from curate.io.texts import input_files, read_documents
+
+
+def unit_hash(key: str) -> float:
+    """A number in [0, 1) from a string, the same on every machine and Python version."""
+    digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2.0**64
+
+
+def is_heldout(doc_id: str, fraction: float) -> bool:
+    return fraction > 0 and unit_hash(doc_id) < fraction
+
+
+HELDOUT_RULE = "held out when int.from_bytes(blake2b(id.encode(), digest_size=8), 'big') / 2**64 < holdout_fraction"
+
+
+def corpus_files(inputs: list[str]) -> list[tuple[Path, Path]]:
+    """(input root, file) for every .parquet/.jsonl file under the inputs, sorted, each file once."""
+    if not inputs:
+        raise ValueError("no inputs given: pass folders of parquet shards (a curate run's OUT/data)")
+    seen, files = set(), []
+    for root in inputs:
+        for f in input_files(str(root)):
+            key = f.resolve()
+            if key not in seen:
+                seen.add(key)
+                files.append((Path(root), f))
+    return sorted(files, key=lambda rf: str(rf[1]))
+
+
+def source_of(root: Path, file: Path, doc: dict) -> str:
+    """The document's `source` column, else the name of the folder the file is in (OUT/data/<source>/),
+    else the file's name without its extension."""
+    if doc.get("source"):
+        return str(doc["source"])
+    if root.is_dir() and file.parent.resolve() != root.resolve():
+        return file.parent.name
+    return file.name.split(".")[0]
+
+
+def documents(inputs: list[str]) -> Iterator[tuple[str, str, str]]:
+    """(source, id, text) of every document with text, streamed in file order."""
+    for root, file in corpus_files(inputs):
+        for doc in read_documents(file):
+            if doc is None or not doc["text"]:
+                continue
+            yield source_of(root, file, doc), doc["id"], doc["text"]
+
+
+@dataclass
+class SourcePlan:
+    """One source's documents and characters: available for training, held out, and sampled."""
+
+    weight: float | None = None
+    train_docs: int = 0
+    train_chars: int = 0  # after the per-document cap
+    heldout_docs: int = 0
+    heldout_ids: list[str] = field(default_factory=list)
+    budget: int = 0
+    threshold: float = -1.0  # documents with a sampling hash below this are taken whole
+    cut_hash: float | None = None  # the one document at the threshold, taken in part
+    cut_chars: int = 0
+    sampled_docs: int = 0
+    sampled_chars: int = 0
+    alphabet: set = field(default_factory=set)
+    _hashes: list = field(default_factory=list)
+    _lengths: list = field(default_factory=list)
+
+    def card(self) -> dict:
+        return {
+            "weight": self.weight,
+            "train_documents": self.train_docs,
+            "train_chars": self.train_chars,
+            "heldout_documents": self.heldout_docs,
+            "sampled_documents": self.sampled_docs,
+            "sampled_chars": self.sampled_chars,
+        }
+
+
+# Characters of each source's first documents scanned for its alphabet (the vocabulary-size check).
+ALPHABET_SAMPLE_CHARS = 4_000_000
+
+
+def plan(inputs: list[str], recipe) -> dict[str, SourcePlan]:
+    """Pass 1: count every source's train and held-out documents, then fix each source's budget and the
+    hash threshold that fills it. Sources not named in `recipe.sources` (when it names any) are skipped."""
+    cap = recipe.max_chars_per_document
+    plans: dict[str, SourcePlan] = {}
+    found: set[str] = set()
+    for source, doc_id, text in documents(inputs):
+        found.add(source)
+        if recipe.sources is not None and source not in recipe.sources:
+            continue
+        p = plans.setdefault(source, SourcePlan(weight=(recipe.sources or {}).get(source)))
+        if is_heldout(doc_id, recipe.holdout_fraction):
+            p.heldout_docs += 1
+            p.heldout_ids.append(doc_id)
+            continue
+        n = min(len(text), cap)
+        p.train_docs += 1
+        p.train_chars += n
+        p._hashes.append(unit_hash(f"{recipe.seed}:{doc_id}"))
+        p._lengths.append(n)
+        if p.train_chars - n < ALPHABET_SAMPLE_CHARS:
+            p.alphabet.update(text[:cap])
+    if not found:
+        raise ValueError(f"{list(map(str, inputs))}: no documents with text")
+    if recipe.sources is not None:
+        missing = sorted(set(recipe.sources) - found)
+        if missing:
+            raise ValueError(
+                f"sources: {missing} not found in the inputs; sources found: {sorted(found)} "
+                "(a document's source is its `source` column, else its folder name)"
+            )
+    empty = sorted(s for s, p in plans.items() if p.train_docs == 0)
+    if empty or not plans:
+        raise ValueError(
+            f"no training documents for source(s) {empty or sorted(found)}: every document is held out or empty "
+            f"(holdout_fraction={recipe.holdout_fraction})"
+        )
+    _set_budgets(plans, recipe)
+    for p in plans.values():
+        _set_threshold(p)
+    return dict(sorted(plans.items()))
+
+
+def _set_budgets(plans: dict[str, SourcePlan], recipe) -> None:
+    per_source_cap = recipe.max_chars_per_source or float("inf")
+    if recipe.sources is not None:
+        # Weights are kept exactly: the total shrinks until every source can fill its share.
+        total_weight = sum(recipe.sources.values())
+        shares = {s: recipe.sources[s] / total_weight for s in plans}
+        total = min(
+            [recipe.max_chars]
+            + [min(p.train_chars, per_source_cap) / shares[s] for s, p in plans.items()]
+        )
+        for s, p in plans.items():
+            p.budget = int(shares[s] * total)
+        return
+    # No weights: every source in its natural proportion, each under its cap, all scaled to max_chars.
+    wanted = {s: min(p.train_chars, per_source_cap) for s, p in plans.items()}
+    scale = min(1.0, recipe.max_chars / max(1, sum(wanted.values())))
+    for s, p in plans.items():
+        p.budget = int(wanted[s] * scale)
+
+
+def _set_threshold(p: SourcePlan) -> None:
+    hashes = np.asarray(p._hashes, dtype=np.float64)
+    lengths = np.asarray(p._lengths, dtype=np.int64)
+    p._hashes = p._lengths = []
+    order = np.argsort(hashes, kind="stable")
+    filled = np.cumsum(lengths[order])
+    whole = int(np.searchsorted(filled, p.budget, side="right"))  # documents that fit whole
+    p.sampled_docs = whole
+    p.sampled_chars = int(filled[whole - 1]) if whole else 0
+    p.threshold = float(hashes[order[whole - 1]]) if whole else -1.0
+    rest = p.budget - p.sampled_chars
+    if whole < len(order) and rest > 0:
+        p.cut_hash = float(hashes[order[whole]])
+        p.cut_chars = rest
+        p.sampled_docs += 1
+        p.sampled_chars += rest
+
+
+def sampled_texts(inputs: list[str], recipe, plans: dict[str, SourcePlan]) -> Iterator[tuple[str, str]]:
+    """Pass 2: (source, text) of every sampled document, capped and cut as the plan says, in file order."""
+    cap = recipe.max_chars_per_document
+    for source, doc_id, text in documents(inputs):
+        p = plans.get(source)
+        if p is None or is_heldout(doc_id, recipe.holdout_fraction):
+            continue
+        h = unit_hash(f"{recipe.seed}:{doc_id}")
+        if h <= p.threshold:
+            yield source, text[:cap]
+        elif h == p.cut_hash:
+            yield source, text[: p.cut_chars]
+
+
+def pieces(text: str, size: int) -> Iterator[str]:
+    """`text` in pieces of at most `size` characters, each cut after a newline or else after a space where
+    one is near the end (never inside a word unless a piece has no whitespace at all)."""
+    start, n = 0, len(text)
+    while n - start > size:
+        end = start + size
+        cut = text.rfind("\n", start + size // 2, end)
+        if cut < 0:
+            cut = text.rfind(" ", start + size // 2, end)
+        end = cut + 1 if cut >= 0 else end
+        yield text[start:end]
+        start = end
+    if start < n:
+        yield text[start:]
