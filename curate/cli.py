@@ -5,12 +5,14 @@ answers at once.
 """
 
 import argparse
+import shutil
 import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEMO_CONFIG = REPO_ROOT / "pipelines" / "demo.yaml"
 DEMO_QUALITY_CONFIG = REPO_ROOT / "pipelines" / "demo-quality.yaml"
+DEMO_TOKENIZER = REPO_ROOT / "tokenizer_training" / "demo-bpe-4k.yaml"
 
 EXAMPLES = """examples:
   curate demo                                        # the whole flow on the bundled sample
@@ -67,23 +69,32 @@ def cmd_demo(args) -> None:
     from curate.quality.calibrate import inspect_corpus
     from curate.quality.classifier import train_classifier
     from curate.report import write_report
+    from curate.tokenizer import evaluate_tokenizers, tokenize_corpus, train_tokenizer
 
     out = Path(args.out)
     clean, scored, model = out / "clean", out / "scored", out / "quality.bin"
     if out.exists() and not (out / "clean").exists() and any(out.iterdir()):
         raise SystemExit(f"curate demo: {out} exists and is not a demo output; choose another -o")
 
-    print(f"[1/4] {DEMO_CONFIG.relative_to(REPO_ROOT)} on the bundled sample -> {clean}/")
+    print(f"[1/6] {DEMO_CONFIG.relative_to(REPO_ROOT)} on the bundled sample -> {clean}/")
     summary = run_pipeline(str(DEMO_CONFIG), str(clean), tasks=args.tasks, workers=args.workers, overwrite=True)
     md, _ = write_report(clean)
-    print(f"[2/4] quality classifier: wiki + books (positive) vs web (negative) -> {model}")
+    print(f"[2/6] quality classifier: wiki + books (positive) vs web (negative) -> {model}")
     card = train_classifier([str(clean / "data" / "wiki"), str(clean / "data" / "books")], [str(clean / "data" / "web")], str(model))
-    print(f"[3/4] {DEMO_QUALITY_CONFIG.relative_to(REPO_ROOT)}: score the web pages -> {scored}/")
+    print(f"[3/6] {DEMO_QUALITY_CONFIG.relative_to(REPO_ROOT)}: score the web pages -> {scored}/")
     run_pipeline(str(DEMO_QUALITY_CONFIG), str(scored), tasks=1, workers=1, overwrite=True,
                  variables={"clean": str((clean / "data").resolve()), "model": str(model.resolve())})
     write_report(scored)
-    print(f"[4/4] threshold calibration of the heuristic rules on the extracted text -> {out / 'inspect'}/")
+    print(f"[4/6] threshold calibration of the heuristic rules on the extracted text -> {out / 'inspect'}/")
     inspect_md = inspect_corpus([str(clean / "data")], str(out / "inspect"), config=str(DEMO_CONFIG))
+    tok_dir, tokens = out / "tokenizer", out / "tokens"
+    print(f"[5/6] {DEMO_TOKENIZER.relative_to(REPO_ROOT)}: byte-level BPE on the clean corpus -> {tok_dir}/")
+    tok_card = train_tokenizer(str(DEMO_TOKENIZER), [str(clean / "data")], str(tok_dir))
+    evaluate_tokenizers([str(tok_dir)], [str(clean / "data")])
+    print(f"[6/6] token shards per source -> {tokens}/")
+    if tokens.exists():
+        shutil.rmtree(tokens)
+    meta = tokenize_corpus(str(tok_dir), [str(clean / "data")], str(tokens), tasks=args.tasks, workers=args.workers)
     t, m = summary["totals"], card["metrics"]
     print(
         f"\n{t['records']} records read: {t['kept']} kept, {t['removed']} removed, {t['quarantined']} quarantined "
@@ -93,7 +104,9 @@ def cmd_demo(args) -> None:
         f"  quarantined records:  {clean / 'quarantine'}/<source>/*.jsonl.gz\n"
         f"  report:               {md} (stats {clean / 'stats.json'})\n"
         f"  quality classifier:   {model} (held-out ROC AUC {m['roc_auc']}, card {model}.json)\n"
-        f"  threshold evidence:   {inspect_md}"
+        f"  threshold evidence:   {inspect_md}\n"
+        f"  tokenizer:            {tok_dir} ({tok_card['vocab_size']} tokens; report {tok_dir / 'report.md'})\n"
+        f"  token shards:         {tokens}/<source>/{{train,heldout}}/*.bin ({meta['dtype']}; {tokens / 'meta.json'})"
     )
 
 
@@ -112,6 +125,24 @@ def cmd_quality_inspect(args) -> None:
 
     md = inspect_corpus(args.paths, args.out, config=args.config, max_docs=args.max_docs)
     print(f"calibration report: {md}\nsignals of every document: {md.parent / 'signals.parquet'}")
+
+
+def cmd_tokenizer_train(args) -> None:
+    from curate.tokenizer import evaluate_tokenizers, train_tokenizer
+
+    out = args.out or f"tokenizer-{Path(args.recipe).stem}"
+    card = train_tokenizer(args.recipe, args.input, out)
+    evaluate_tokenizers([out, *args.compare], args.input)
+    print(f"tokenizer: {out} ({card['vocab_size']} tokens, {card['time_s']} s)\n"
+          f"report:    {Path(out) / 'report.md'} (held-out bytes per token and fertility per source)")
+
+
+def cmd_tokenize(args) -> None:
+    from curate.tokenizer import tokenize_corpus
+
+    meta = tokenize_corpus(args.tokenizer, args.input, args.out, tasks=args.tasks, workers=args.workers,
+                           overwrite=args.overwrite)
+    print(f"token shards: {args.out} ({meta['dtype']}); meta: {Path(args.out) / 'meta.json'}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -168,6 +199,32 @@ def build_parser() -> argparse.ArgumentParser:
     qinspect.add_argument("--config", help="take thresholds from this pipeline config (default: datatrove's)")
     qinspect.add_argument("--max-docs", type=int, default=10_000, help="inspect the first N documents (default 10000)")
     qinspect.set_defaults(func=cmd_quality_inspect)
+
+    tokenizer = sub.add_parser("tokenizer", help="tokenizer training")
+    tsub = tokenizer.add_subparsers(dest="tokenizer_command", required=True)
+    ttrain = tsub.add_parser(
+        "train",
+        help="train a BPE, WordPiece or Unigram tokenizer from a recipe on parquet shards",
+        epilog="example: curate tokenizer train tokenizer_training/bpe-32k.yaml --input out/web/data -o tok-bpe32k",
+    )
+    ttrain.add_argument("recipe", help="recipe YAML (see tokenizer_training/README.md)")
+    ttrain.add_argument("--input", nargs="+", required=True, help="parquet shard folders, e.g. OUT/data")
+    ttrain.add_argument("-o", "--out", help="output folder (default: ./tokenizer-<recipe name>)")
+    ttrain.add_argument("--compare", nargs="*", default=[], help="other tokenizer folders to report beside it")
+    ttrain.set_defaults(func=cmd_tokenizer_train)
+
+    tokenize = sub.add_parser(
+        "tokenize",
+        help="parquet shards -> per-source token shards (memmap + document index)",
+        epilog="example: curate tokenize --tokenizer tok-bpe32k --input out/web/data -o tokens --tasks 4 --workers 2",
+    )
+    tokenize.add_argument("--tokenizer", required=True, help="a folder written by `curate tokenizer train`")
+    tokenize.add_argument("--input", nargs="+", required=True, help="parquet shard folders")
+    tokenize.add_argument("-o", "--out", required=True)
+    tokenize.add_argument("--tasks", type=int, default=1)
+    tokenize.add_argument("--workers", type=int, default=1)
+    tokenize.add_argument("--overwrite", action="store_true")
+    tokenize.set_defaults(func=cmd_tokenize)
 
     demo = sub.add_parser("demo", help="run everything on the bundled sample", epilog="example: curate demo -o demo-out")
     demo.add_argument("-o", "--out", default="curate-demo", help="output folder (default: ./curate-demo)")

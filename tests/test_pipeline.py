@@ -123,6 +123,10 @@ def test_demo_runs_offline(tmp_path):
     meta = [orjson.loads(m) for m in pq.read_table(out / "scored" / "data" / "web").column("metadata").to_pylist()]
     assert meta and all(0.0 <= m["quality_score"] <= 1.0 for m in meta)
     assert (out / "inspect" / "inspect.md").is_file()
+    tokens = orjson.loads((out / "tokens" / "meta.json").read_bytes())
+    assert tokens["dtype"] == "uint16" and tokens["vocab_size"] == 4096
+    assert tokens["totals"]["train"]["documents"] + tokens["totals"]["heldout"]["documents"] == stats["totals"]["kept"]
+    assert (out / "tokenizer" / "tokenizer.json").is_file() and (out / "tokenizer" / "report.md").is_file()
 
 
 def test_a_step_applies_to_its_sources_only(inputs, tmp_path):

@@ -147,22 +147,24 @@ def plan(inputs: list[str], recipe) -> dict[str, SourcePlan]:
 
 def _set_budgets(plans: dict[str, SourcePlan], recipe) -> None:
     per_source_cap = recipe.max_chars_per_source or float("inf")
+    available = {s: min(p.train_chars, per_source_cap) for s, p in plans.items()}
     if recipe.sources is not None:
         # Weights are kept exactly: the total shrinks until every source can fill its share.
         total_weight = sum(recipe.sources.values())
         shares = {s: recipe.sources[s] / total_weight for s in plans}
-        total = min(
-            [recipe.max_chars]
-            + [min(p.train_chars, per_source_cap) / shares[s] for s, p in plans.items()]
-        )
-        for s, p in plans.items():
-            p.budget = int(shares[s] * total)
-        return
-    # No weights: every source in its natural proportion, each under its cap, all scaled to max_chars.
-    wanted = {s: min(p.train_chars, per_source_cap) for s, p in plans.items()}
-    scale = min(1.0, recipe.max_chars / max(1, sum(wanted.values())))
+        total = min([recipe.max_chars] + [available[s] / shares[s] for s in plans])
+        wanted = {s: shares[s] * total for s in plans}
+    else:
+        # No weights: every source in its natural proportion, each under its cap, all scaled to max_chars.
+        scale = min(1.0, recipe.max_chars / max(1, sum(available.values())))
+        wanted = {s: available[s] * scale for s in plans}
+    # Whole characters that add up to the rounded total (largest remainders first, then by name).
+    budgets = {s: int(w) for s, w in wanted.items()}
+    left = round(sum(wanted.values())) - sum(budgets.values())
+    for s in sorted(wanted, key=lambda s: (budgets[s] - wanted[s], s))[: max(0, left)]:
+        budgets[s] = min(budgets[s] + 1, int(available[s]))
     for s, p in plans.items():
-        p.budget = int(wanted[s] * scale)
+        p.budget = budgets[s]
 
 
 def _set_threshold(p: SourcePlan) -> None:

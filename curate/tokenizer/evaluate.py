@@ -11,7 +11,6 @@ Figures, per source and over all held-out documents:
 """
 
 import json
-from pathlib import Path
 
 import numpy as np
 

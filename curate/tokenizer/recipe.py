@@ -129,7 +129,7 @@ def check(recipe: Recipe, where: str = "recipe") -> Recipe:
         _fail(where, "min_frequency", f"expected a whole number >= 0, got {r.min_frequency!r}")
     if r.sources is not None:
         if not isinstance(r.sources, dict) or not r.sources:
-            _fail(where, "sources", f"expected a mapping of source name to weight, e.g. {{web: 0.5, books: 0.5}}")
+            _fail(where, "sources", "expected a mapping of source name to weight, e.g. {web: 0.5, books: 0.5}")
         for name, weight in r.sources.items():
             if not isinstance(weight, (int, float)) or isinstance(weight, bool) or weight <= 0:
                 _fail(where, f"sources.{name}", f"weight must be a positive number, got {weight!r}")

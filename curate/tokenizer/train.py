@@ -15,9 +15,9 @@ keeps (word counts for HF, sentences for sentencepiece), never the corpus. The s
 give the same tokenizer file bytes.
 """
 
+import io
 import json
 import os
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -125,9 +125,35 @@ def hf_token_bytes(tok, recipe: Recipe) -> np.ndarray:
     return out
 
 
+def canonical_wordpiece(tok, recipe: Recipe):
+    """The trained WordPiece tokenizer renumbered: special tokens first, then single characters ("e" before
+    "##e"), then the learned tokens, each group in sorted order.
+
+    Why: HF's trainer numbers the characters in the iteration order of a hash map, which changes from process
+    to process, and merges of equal count then come out in another order (measured on the demo sample: 271 of
+    4,096 ids moved between two runs, then 110-152 learned tokens swapped places with a tied neighbour after
+    sorting the characters; the set of tokens was the same in 5 runs). WordPiece encodes by longest match in
+    the vocabulary, so its ids carry no meaning of their own; sorted ids make the file the same bytes run
+    after run."""
+    from tokenizers import models
+
+    vocab = sorted(tok.get_vocab(with_added_tokens=False).items(), key=lambda kv: kv[1])
+    is_char = lambda t: len(t) == 1 or (t.startswith("##") and len(t) == 3)  # noqa: E731
+    head = [t for t, _ in vocab if t in recipe.special_tokens]
+    chars = sorted((t for t, _ in vocab if t not in recipe.special_tokens and is_char(t)),
+                   key=lambda t: (t.startswith("##"), t))
+    rest = sorted(t for t, _ in vocab if t not in recipe.special_tokens and not is_char(t))
+    order = head + chars + rest
+    tok.model = models.WordPiece(vocab={t: i for i, t in enumerate(order)}, unk_token=recipe.unk_token,
+                                 continuing_subword_prefix="##")
+    return tok
+
+
 def train_hf(recipe: Recipe, texts: Iterator[str], out_dir: Path) -> dict:
     tok, trainer = build_hf(recipe)
     tok.train_from_iterator(hf_batches(texts), trainer=trainer)
+    if recipe.model == "wordpiece":
+        tok = canonical_wordpiece(tok, recipe)
     trained = tok.get_vocab_size(with_added_tokens=True)
     if trained > recipe.vocab_size:
         raise ValueError(
@@ -169,26 +195,30 @@ def train_sentencepiece(recipe: Recipe, texts: Iterator[str], out_dir: Path) -> 
 
     r = recipe
     spm.set_random_generator_seed(r.seed)
-    with tempfile.TemporaryDirectory(prefix=".curate-sp-", dir=out_dir) as tmp:
-        try:
-            spm.SentencePieceTrainer.train(
-                sentence_iterator=sp_sentences(texts),
-                model_prefix=os.path.join(tmp, "tokenizer"),
-                model_type=r.model,
-                vocab_size=r.vocab_size,
-                character_coverage=r.character_coverage,
-                byte_fallback=r.byte_fallback,
-                normalization_rule_name={"none": "identity"}.get(r.normalization, r.normalization),
-                control_symbols=[t for t in r.special_tokens if t not in SENTENCEPIECE_BUILTINS],
-                max_sentence_length=SP_MAX_SENTENCE_BYTES,
-                input_sentence_size=0,  # every sentence given: the budget already sampled them
-                shuffle_input_sentence=False,
-                num_threads=r.threads,
-                minloglevel=2,
-            )
-        except RuntimeError as e:  # e.g. "Vocabulary size too high (32000). Please set it to a value <= 9215."
-            raise ValueError(f"vocab_size: sentencepiece refused to train: {e}") from None
-        os.replace(os.path.join(tmp, "tokenizer.model"), out_dir / "tokenizer.model")
+    # The model is written to memory, not to a `model_prefix` path: sentencepiece records that path in the
+    # model, so a temporary folder's name would make every run's bytes differ.
+    model = io.BytesIO()
+    try:
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=sp_sentences(texts),
+            model_writer=model,
+            model_type=r.model,
+            vocab_size=r.vocab_size,
+            character_coverage=r.character_coverage,
+            byte_fallback=r.byte_fallback,
+            normalization_rule_name={"none": "identity"}.get(r.normalization, r.normalization),
+            control_symbols=[t for t in r.special_tokens if t not in SENTENCEPIECE_BUILTINS],
+            max_sentence_length=SP_MAX_SENTENCE_BYTES,
+            input_sentence_size=0,  # every sentence given: the budget already sampled them
+            shuffle_input_sentence=False,
+            num_threads=r.threads,
+            minloglevel=2,
+        )
+    except RuntimeError as e:  # e.g. "Vocabulary size too high (32000). Please set it to a value <= 9215."
+        raise ValueError(f"vocab_size: sentencepiece refused to train: {e}") from None
+    tmp = out_dir / ".tokenizer.model.tmp"
+    tmp.write_bytes(model.getvalue())
+    os.replace(tmp, out_dir / "tokenizer.model")
     sp = spm.SentencePieceProcessor(model_file=str(out_dir / "tokenizer.model"))
     np.save(out_dir / "token_bytes.npy", sp_token_bytes(sp))
     return {"file": "tokenizer.model", "vocab_size": sp.get_piece_size(),
@@ -297,6 +327,9 @@ def train_tokenizer(recipe: "str | dict | Recipe", inputs: list[str], out_dir: s
         "heldout": {"fraction": recipe.holdout_fraction, "rule": HELDOUT_RULE,
                     "documents": sum(p.heldout_docs for p in plans.values())},
         "min_vocab_size": need,
+        # HF's Unigram trainer sums floats in hash-map order: its scores differ in the last digits from run to
+        # run (measured); every other model here gives the same file bytes for the same recipe and inputs.
+        "deterministic": not (recipe.library == "hf" and recipe.model == "unigram"),
         "versions": library_versions(),
         "time_s": round(time.perf_counter() - start, 3),
     }

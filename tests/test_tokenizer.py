@@ -1,0 +1,232 @@
+"""Tokenizer training on the bundled sample: recipes, outputs that load in tokenizers/transformers/sentencepiece,
+token byte lengths, determinism, source weights, the report, and the clear errors for bad input."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from curate.io.writer import shard_schema
+from curate.tokenizer import evaluate_tokenizers, load_recipe, load_tokenizer, train_tokenizer
+from curate.tokenizer.corpus import is_heldout
+
+DATA = Path(__file__).parent.parent / "curate" / "data"
+REPO = Path(__file__).parent.parent
+BOOKS = ["hamlet.txt", "macbeth.txt", "the-tempest-first-folio.txt"]
+
+
+def write_shard(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    columns = {name: [r.get(name) for r in rows] for name in shard_schema().names}
+    columns["metadata"] = ["{}"] * len(rows)
+    pq.write_table(pa.table(columns, schema=shard_schema()), path)
+
+
+def write_sample_shards(root: Path, wiki_chars: int = 400_000) -> Path:
+    """`root/data/{wiki,books}/*.parquet` as a curate run writes them, from the bundled sample: the first
+    8,000 characters of Wikipedia articles up to `wiki_chars` in all (two files), and three plays cut into
+    20,000-character documents."""
+    wiki = []
+    with open(DATA / "wiki" / "enwiki.jsonl", encoding="utf-8") as f:
+        for line in f:
+            doc = json.loads(line)
+            wiki.append({"id": f"wiki/{doc['id']}", "text": doc["text"][:8000], "source": "wiki"})
+            if sum(len(d["text"]) for d in wiki) >= wiki_chars:
+                break
+    write_shard(root / "data" / "wiki" / "000_00000.parquet", wiki[::2])
+    write_shard(root / "data" / "wiki" / "000_00001.parquet", wiki[1::2])
+    books = []
+    for name in BOOKS:
+        text = (DATA / "books" / name).read_text(encoding="utf-8")
+        for k, start in enumerate(range(0, len(text), 20_000)):
+            books.append({"id": f"{name}#{k}", "text": text[start : start + 20_000], "source": "books"})
+    write_shard(root / "data" / "books" / "000_00000.parquet", books)
+    return root / "data"
+
+
+def shard_docs(data: Path) -> list[dict]:
+    return [r for f in sorted(data.rglob("*.parquet")) for r in pq.read_table(f).to_pylist()]
+
+
+BPE = {"library": "hf", "model": "bpe", "vocab_size": 800, "special_tokens": ["<|endoftext|>"],
+       "holdout_fraction": 0.2, "seed": 3}
+WORDPIECE = {"library": "hf", "model": "wordpiece", "vocab_size": 1000, "normalization": "bert",
+             "special_tokens": ["[SEP]", "[UNK]", "[CLS]"], "unk_token": "[UNK]", "holdout_fraction": 0.1}
+SP_UNIGRAM = {"library": "sentencepiece", "model": "unigram", "vocab_size": 1000, "byte_fallback": True,
+              "special_tokens": ["<|endoftext|>"], "holdout_fraction": 0.1}
+SP_BPE = {"library": "sentencepiece", "model": "bpe", "vocab_size": 1000, "special_tokens": ["<|endoftext|>"],
+          "holdout_fraction": 0.1}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    return write_sample_shards(tmp_path_factory.mktemp("tok-corpus"))
+
+
+@pytest.fixture(scope="module")
+def bpe(data, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("bpe")
+    train_tokenizer(BPE, [str(data)], str(out))
+    return out
+
+
+def heldout_texts(data: Path, tok_dir: Path) -> list[str]:
+    ids = {i for ids in json.loads((tok_dir / "heldout.json").read_text()).values() for i in ids}
+    return [d["text"] for d in shard_docs(data) if d["id"] in ids]
+
+
+def test_shipped_recipes_load():
+    for path in sorted((REPO / "tokenizer_training").glob("*.yaml")):
+        recipe = load_recipe(path)
+        assert recipe.name == path.stem
+    names = {p.stem for p in (REPO / "tokenizer_training").glob("*.yaml")}
+    assert {"bpe-32k", "wordpiece-30k", "unigram-32k", "bpe-sp-32k", "demo-bpe-4k"} <= names
+
+
+def test_byte_level_bpe_loads_in_tokenizers_and_transformers(bpe, data):
+    from tokenizers import Tokenizer
+    from transformers import PreTrainedTokenizerFast
+
+    assert {p.name for p in bpe.iterdir()} >= {"tokenizer.json", "token_bytes.npy", "card.json", "heldout.json"}
+    card = json.loads((bpe / "card.json").read_text())
+    assert card["vocab_size"] == 800 and card["separator_id"] == 0
+    held = heldout_texts(data, bpe)
+    assert held, "a fifth of ~40 documents should be held out"
+    sentence = held[0][:300]
+    hf = Tokenizer.from_file(str(bpe / "tokenizer.json"))
+    fast = PreTrainedTokenizerFast(tokenizer_file=str(bpe / "tokenizer.json"))
+    ids = hf.encode(sentence).ids
+    assert ids == fast(sentence)["input_ids"] == fast.encode(sentence)
+    assert hf.decode(ids) == sentence == fast.decode(ids)
+    assert hf.token_to_id("<|endoftext|>") == 0 and len(fast) == 800
+
+
+def test_token_bytes_sum_to_utf8_length(bpe, data):
+    token_bytes = np.load(bpe / "token_bytes.npy")
+    tok = load_tokenizer(str(bpe))
+    assert token_bytes.shape == (tok.vocab_size,) and token_bytes[0] == 0  # the special token
+    assert token_bytes[1:].min() >= 1
+    for text in heldout_texts(data, bpe)[:5] + ["naïve café — 東京 🎉\n\n  x"]:
+        ids = tok.encode_batch([text])[0]
+        assert int(token_bytes[ids].sum()) == len(text.encode("utf-8"))
+        assert tok.decode(ids) == text
+
+
+@pytest.mark.parametrize("recipe", [BPE, WORDPIECE, SP_UNIGRAM, SP_BPE], ids=["bpe", "wordpiece", "sp-unigram", "sp-bpe"])
+def test_same_recipe_same_bytes(recipe, data, tmp_path):
+    cards = []
+    for run in ("a", "b"):
+        cards.append(train_tokenizer(recipe, [str(data)], str(tmp_path / run)))
+    file = cards[0]["tokenizer_file"]
+    assert (tmp_path / "a" / file).read_bytes() == (tmp_path / "b" / file).read_bytes()
+    assert (tmp_path / "a" / "heldout.json").read_bytes() == (tmp_path / "b" / "heldout.json").read_bytes()
+    for card in cards:
+        card.pop("time_s")
+    assert cards[0] == cards[1] and cards[0]["deterministic"]
+    # the seed chooses the sample: another seed, other documents sampled under a budget
+    budget = {**recipe, "max_chars": 150_000}
+    a = train_tokenizer({**budget, "seed": 1}, [str(data)], str(tmp_path / "s1"))
+    b = train_tokenizer({**budget, "seed": 2}, [str(data)], str(tmp_path / "s2"))
+    assert a["sampled_chars"] == b["sampled_chars"] == 150_000
+    assert (tmp_path / "s1" / file).read_bytes() != (tmp_path / "s2" / file).read_bytes()
+
+
+def test_source_weights_set_the_characters_per_source(data, tmp_path):
+    card = train_tokenizer({**BPE, "sources": {"wiki": 0.75, "books": 0.25}, "max_chars": 200_000},
+                           [str(data)], str(tmp_path))
+    chars = {s: v["sampled_chars"] for s, v in card["sources"].items()}
+    assert sum(chars.values()) == 200_000
+    assert chars["wiki"] == pytest.approx(150_000, rel=0.01) and chars["books"] == pytest.approx(50_000, rel=0.01)
+    # a source that cannot fill its share shrinks the total, so the proportions still hold
+    card = train_tokenizer({**BPE, "sources": {"wiki": 0.5, "books": 0.5}, "max_chars": 10**9},
+                           [str(data)], str(tmp_path / "short"))
+    chars = {s: v["sampled_chars"] for s, v in card["sources"].items()}
+    assert chars["wiki"] == pytest.approx(chars["books"], rel=0.01)
+    assert chars["books"] == pytest.approx(card["sources"]["books"]["train_chars"], rel=0.01)
+
+
+def test_heldout_documents_follow_the_rule(bpe, data):
+    held = json.loads((bpe / "heldout.json").read_text())
+    docs = shard_docs(data)
+    expected = {d["source"]: [] for d in docs}
+    for d in docs:
+        if is_heldout(d["id"], 0.2):
+            expected[d["source"]].append(d["id"])
+    assert all(expected.values()), "every source should have held-out documents"
+    assert held == {s: sorted(ids) for s, ids in sorted(expected.items())}
+    card = json.loads((bpe / "card.json").read_text())
+    for source, v in card["sources"].items():
+        assert v["train_documents"] + v["heldout_documents"] == sum(d["source"] == source for d in docs)
+
+
+def test_report_compares_two_tokenizers(bpe, data, tmp_path):
+    train_tokenizer(SP_UNIGRAM, [str(data)], str(tmp_path / "sp"))
+    report = evaluate_tokenizers([str(bpe), str(tmp_path / "sp")], [str(data)])
+    assert (bpe / "report.md").is_file() and json.loads((bpe / "report.json").read_text()) == report
+    total = report["all"]
+    assert total["documents"] == total["listed"] > 0
+    first, second = total["tokenizers"]
+    assert 1.5 < first["bytes_per_token"] < 6 and 1.0 < first["tokens_per_word"] < 3
+    assert first["unk_rate"] is None and first["byte_fallback_rate"] is None  # byte-level BPE: nothing unknown
+    assert second["byte_fallback_rate"] is not None and second["unk_rate"] == 0  # byte_fallback: no <unk>
+    assert first["bytes_per_token"] == pytest.approx(total["bytes"] / first["tokens"], abs=1e-3)
+    md = (bpe / "report.md").read_text()
+    assert "## wiki" in md and "bytes_per_token" in md and md.count("| tokens |") == len(report["sources"]) + 1
+
+
+# --- bad input --------------------------------------------------------------------------------------------
+
+
+def test_vocab_smaller_than_alphabet_is_refused(data, tmp_path):
+    with pytest.raises(ValueError, match=r"vocab_size: 200 is too small.*at least 257.*256 bytes"):
+        train_tokenizer({**BPE, "vocab_size": 200}, [str(data)], str(tmp_path / "bpe"))
+    with pytest.raises(ValueError, match=r"vocab_size: 40 is too small.*distinct characters"):
+        train_tokenizer({**WORDPIECE, "vocab_size": 40}, [str(data)], str(tmp_path / "wp"))
+    with pytest.raises(ValueError, match=r"vocab_size: 50 is too small"):
+        train_tokenizer({**SP_UNIGRAM, "vocab_size": 50}, [str(data)], str(tmp_path / "sp"))
+    assert not (tmp_path / "bpe" / "tokenizer.json").exists()
+
+
+def test_empty_input_is_refused(tmp_path):
+    write_shard(tmp_path / "data" / "web" / "0.parquet", [{"id": "a", "text": "", "source": "web"},
+                                                          {"id": "b", "text": None, "source": "web"}])
+    with pytest.raises(ValueError, match="no documents with text"):
+        train_tokenizer(BPE, [str(tmp_path / "data")], str(tmp_path / "out"))
+    (tmp_path / "nothing").mkdir()
+    with pytest.raises(ValueError, match="no .parquet"):
+        train_tokenizer(BPE, [str(tmp_path / "nothing")], str(tmp_path / "out"))
+
+
+def test_unknown_recipe_key_is_refused(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("library: hf\nmodel: bpe\nvocab_sise: 1000\n")
+    with pytest.raises(ValueError, match=r"r\.yaml: unknown key\(s\) \['vocab_sise'\]; accepted keys: .*'vocab_size'"):
+        load_recipe(path)
+    with pytest.raises(ValueError, match=r"model: 'wordpiece': library sentencepiece trains \['bpe', 'unigram'\]"):
+        load_recipe({"library": "sentencepiece", "model": "wordpiece"})
+    with pytest.raises(ValueError, match=r"normalization: 'nfd'"):
+        load_recipe({"normalization": "nfd"})
+
+
+def test_unknown_source_is_refused(data, tmp_path):
+    with pytest.raises(ValueError, match=r"sources: \['web'\] not found in the inputs; sources found: \['books', 'wiki'\]"):
+        train_tokenizer({**BPE, "sources": {"web": 0.5, "wiki": 0.5}}, [str(data)], str(tmp_path))
+
+
+def test_one_enormous_line_is_capped(data, tmp_path):
+    """A 50 MB document on one line trains like any other: it gives at most max_chars_per_document."""
+    wiki = [d for d in shard_docs(data) if d["source"] == "wiki"]
+    line = " ".join(d["text"].replace("\n", " ") for d in wiki)
+    huge = (line + " ") * (50_000_000 // len(line) + 1)
+    docs = [{"id": "huge", "text": huge[:50_000_000], "source": "web"}]
+    docs += [{"id": d["id"], "text": d["text"], "source": "web"} for d in wiki[:20]]
+    write_shard(tmp_path / "data" / "web" / "0.parquet", docs)
+    del huge, line
+    card = train_tokenizer({**BPE, "max_chars_per_document": 200_000, "holdout_fraction": 0.0},
+                           [str(tmp_path / "data")], str(tmp_path / "out"))
+    web = card["sources"]["web"]
+    assert web["train_chars"] == 200_000 + sum(len(d["text"]) for d in docs[1:])
+    assert web["sampled_chars"] == web["train_chars"] and card["vocab_size"] == 800
