@@ -47,6 +47,7 @@ def _steps():
     from curate.quality.heuristics import C4Quality, FineWebQuality, GopherQuality, GopherRepetition
     from curate.quality.langid import LanguageFilter
     from curate.quality.length import LengthFilter
+    from curate.pii.scrubber import PIIScrubber
 
     return {
         "html_extract": HtmlExtract,
@@ -57,6 +58,7 @@ def _steps():
         "fineweb_quality": FineWebQuality,
         "language": LanguageFilter,
         "quality_classifier": FastTextQualityFilter,
+        "pii": PIIScrubber,
     }
 
 

@@ -1,0 +1,111 @@
+"""PII scrubbing, side by side on the same text: curate's `pii` stage, presidio with its own predefined
+recognizers for the same entities (no NLP model, built offline), and datatrove's PIIFormatter.
+
+    python benchmarks/pii.py [--mb 10] [--presidio-mb 1] [--runs 3]
+
+The text is the seeded evaluation set (curate/pii/evalset.py: real Wikipedia sentences with planted PII
+and hard negatives), built with seeds 0, 1, 2... until it holds --mb megabytes. Throughput is MB of UTF-8
+text per second of one process (one core), median of --runs runs. presidio is timed on the first
+--presidio-mb MB only (it is too slow for the whole set in a benchmark that runs in minutes); its recall is
+measured on that subset. Recall: share of planted PII values that no longer appear in their document;
+survival: share of hard negatives that still do (evalset.score).
+"""
+
+import argparse
+import statistics
+import time
+
+
+def corpus(mb: float):
+    from curate.pii.evalset import build_evalset
+
+    docs, seed = [], 0
+    while sum(len(d.text.encode()) for d in docs) < mb * 1e6:
+        docs += build_evalset(seed=seed)
+        seed += 1
+    return docs
+
+
+def take_mb(docs, mb: float):
+    out, size = [], 0
+    for d in docs:
+        if size >= mb * 1e6:
+            break
+        out.append(d)
+        size += len(d.text.encode())
+    return out
+
+
+def curate_scrub():
+    from curate.pii.scrubber import PIIScrubber
+
+    s = PIIScrubber()
+    return lambda text: s.scrub(text)[0]
+
+
+def presidio_scrub():
+    from presidio_anonymizer import AnonymizerEngine
+    from presidio_anonymizer.entities import OperatorConfig
+
+    from curate.pii.engine import build_presidio_reference
+
+    analyzer, anonymizer = build_presidio_reference(), AnonymizerEngine()
+    ops = {"DEFAULT": OperatorConfig("replace", {})}
+
+    def scrub(text):
+        results = analyzer.analyze(text, language="en")
+        return anonymizer.anonymize(text, results, operators=ops).text
+
+    return scrub
+
+
+def datatrove_scrub():
+    from datatrove.pipeline.formatters import PIIFormatter
+
+    f = PIIFormatter()
+    return f.format
+
+
+def measure(name, make, docs, runs):
+    scrub = make()
+    scrub("warm up: a@b.com 212-867-5309")
+    mb = sum(len(d.text.encode()) for d in docs) / 1e6
+    times, outputs = [], None
+    for _ in range(runs):
+        start = time.perf_counter()
+        outputs = [scrub(d.text) for d in docs]
+        times.append(time.perf_counter() - start)
+    from curate.pii.evalset import score
+
+    t = statistics.median(times)
+    return {"name": name, "mb": mb, "s": t, "mb_s": mb / t, **score(docs, outputs)}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--mb", type=float, default=10)
+    ap.add_argument("--presidio-mb", type=float, default=1)
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+
+    docs = corpus(args.mb)
+    rows = [
+        measure("curate pii", curate_scrub, docs, args.runs),
+        measure("datatrove PIIFormatter", datatrove_scrub, docs, args.runs),
+        measure("presidio (predefined, no NLP)", presidio_scrub, take_mb(docs, args.presidio_mb), args.runs),
+    ]
+    print(f"{'scrubber':32} {'MB':>6} {'median s':>9} {'MB/s/core':>10}")
+    for r in rows:
+        print(f"{r['name']:32} {r['mb']:6.2f} {r['s']:9.2f} {r['mb_s']:10.3f}")
+    ours, presidio = rows[0], rows[2]
+    print(f"\ncurate / presidio throughput: {ours['mb_s'] / presidio['mb_s']:.1f}x")
+    kinds = list(rows[0]["recall"]) + list(rows[0]["survival"])
+    print(f"\n{'recall (PII) / survival (negatives)':36}" + "".join(f"{r['name'][:22]:>24}" for r in rows))
+    for k in kinds:
+        vals = [r["recall"].get(k, r["survival"].get(k, float("nan"))) for r in rows]
+        tag = "recall  " if k in rows[0]["recall"] else "survival"
+        print(f"{tag} {k:27}" + "".join(f"{v:24.3f}" for v in vals))
+
+
+if __name__ == "__main__":
+    main()

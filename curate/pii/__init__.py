@@ -1,0 +1,1 @@
+"""PII scrubbing: presidio recognizers (fast, validated, offline), anonymizer operators, the `pii` stage."""
