@@ -237,6 +237,27 @@ _IPV6 = re.compile(
 )
 
 
+_IPV6_CHARS = frozenset("0123456789abcdefABCDEF:.")
+
+
+def _ipv6_matches(text: str):
+    """`_IPV6.finditer(text)`, but run only over the runs of hex digits, colons and dots that hold two colons
+    or more. Every IPv6 match lies inside such a run, and Python's regex engine would otherwise try the
+    pattern at every position of the text (it was the scrubber's largest cost)."""
+    n, i = len(text), text.find(":")
+    while i != -1:
+        start = i
+        while start > 0 and text[start - 1] in _IPV6_CHARS:
+            start -= 1
+        end = i + 1
+        while end < n and text[end] in _IPV6_CHARS:
+            end += 1
+        if text.count(":", start, end) >= 2:
+            # endpos leaves two characters after the run visible to the pattern's lookahead.
+            yield from _IPV6.finditer(text, start, min(n, end + 2))
+        i = text.find(":", end)
+
+
 class IpRecognizer(FastRecognizer):
     """IPv4 dotted quads and IPv6 addresses (full, compressed, with an embedded IPv4) that `ipaddress`
     parses. Version strings have fewer parts; times ("12:30:45") are not valid IPv6."""
@@ -252,7 +273,7 @@ class IpRecognizer(FastRecognizer):
                     continue
                 yield m.start(), m.end(), VALIDATED
         if ":" in text:
-            for m in _IPV6.finditer(text):
+            for m in _ipv6_matches(text):
                 value = m.group()
                 try:
                     ip = ipaddress.IPv6Address(value)
