@@ -5,6 +5,7 @@ answers at once.
 """
 
 import argparse
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -145,6 +146,34 @@ def cmd_tokenize(args) -> None:
     print(f"token shards: {args.out} ({meta['dtype']}); meta: {Path(args.out) / 'meta.json'}")
 
 
+def _data_and_weights(data: str, weights: str) -> tuple[dict[str, str], dict[str, float]]:
+    """`web=DIR,books=DIR` and `0.7,0.3` (in the same order) -> {source: dir}, {source: weight}."""
+    dirs = _pairs(data.split(","), "--data")
+    try:
+        values = [float(w) for w in weights.split(",")]
+    except ValueError:
+        raise SystemExit(f"curate train: --weights expects numbers separated by commas, got {weights!r}") from None
+    if len(values) != len(dirs):
+        raise SystemExit(f"curate train: {len(dirs)} sources in --data but {len(values)} weights in --weights")
+    return dirs, dict(zip(dirs, values))
+
+
+def cmd_train(args) -> None:
+    from curate.train import train
+
+    data, weights = _data_and_weights(args.data, args.weights)
+    card = train(data, weights, depth=args.depth, tokens=args.tokens, out_dir=args.out, seq_len=args.seq_len,
+                 batch_size=args.batch_size, seed=args.seed, device=args.device, command=sys.argv)
+    print(f"run: {args.out} (final loss {card.get('final_loss')}); loss curve {Path(args.out) / 'loss.png'}")
+
+
+def cmd_eval(args) -> None:
+    from curate.evaluate import evaluate_run
+
+    scores = evaluate_run(args.run, tasks=args.task or None, seed=args.seed, device=args.device)
+    print(json.dumps(scores, indent=2))
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="curate",
@@ -225,6 +254,31 @@ def build_parser() -> argparse.ArgumentParser:
     tokenize.add_argument("--workers", type=int, default=1)
     tokenize.add_argument("--overwrite", action="store_true")
     tokenize.set_defaults(func=cmd_tokenize)
+
+    trainp = sub.add_parser(
+        "train",
+        help="train a small proxy GPT on a mixture of token shards",
+        epilog="example: curate train --data web=tokens/web,books=tokens/books --weights 0.7,0.3 --depth 4 "
+        "--tokens 20000000 -o runs/web70",
+    )
+    trainp.add_argument("--data", required=True, help="SOURCE=DIR,... token shard folders (curate tokenize)")
+    trainp.add_argument("--weights", required=True, help="mixture weights, in the order of --data")
+    trainp.add_argument("--depth", type=int, default=4, help="the size dial: width 64*depth, heads, lr derived")
+    trainp.add_argument("--tokens", type=int, default=10_000_000, help="training token budget")
+    trainp.add_argument("--seq-len", type=int, default=256)
+    trainp.add_argument("--batch-size", type=int, default=32)
+    trainp.add_argument("--seed", type=int, default=0)
+    trainp.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    trainp.add_argument("-o", "--out", required=True, help="run folder: checkpoints, loss.csv/png, run.json")
+    trainp.set_defaults(func=cmd_train)
+
+    evalp = sub.add_parser("eval", help="bits per byte per source and task accuracy of a trained proxy",
+                           epilog="example: curate eval runs/web70 --task my_tasks/arc_easy.jsonl")
+    evalp.add_argument("run", help="a run folder of `curate train`")
+    evalp.add_argument("--task", action="append", default=[], help="multiple-choice JSONL (context, choices, gold)")
+    evalp.add_argument("--seed", type=int, default=0)
+    evalp.add_argument("--device", default="auto")
+    evalp.set_defaults(func=cmd_eval)
 
     demo = sub.add_parser("demo", help="run everything on the bundled sample", epilog="example: curate demo -o demo-out")
     demo.add_argument("-o", "--out", default="curate-demo", help="output folder (default: ./curate-demo)")

@@ -1,0 +1,125 @@
+"""Evaluation of trained proxies: bits per byte per source, multiple-choice cloze, eval.json."""
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from curate.evaluate import bits_per_byte, build_lastword_task, evaluate_run, load_task, score_task, write_task
+from curate.evaluate.bpb import load_token_bytes, source_bpb
+from curate.evaluate.cloze import from_arc, from_hellaswag, from_piqa
+from curate.train import train
+from test_train import build_corpus
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    # Two cores shared with other jobs: torch's two threads spin against each other (10x slower here).
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory) -> Path:
+    return build_corpus(tmp_path_factory.getbasetemp() / "train-corpus")
+
+
+def proxy(corpus: Path, out: Path, weights: dict, steps: int = 80, seed: int = 0) -> Path:
+    train({s: str(corpus) for s in weights}, weights, depth=1, tokens=64 * 8 * steps, out_dir=str(out), seq_len=64,
+          batch_size=8, seed=seed, device="cpu", progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def runs(corpus, tmp_path_factory):
+    root = tmp_path_factory.mktemp("proxies")
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)  # module-scoped: set up before the autouse fixture above
+    yield {"books90": proxy(corpus, root / "books90", {"books": 0.9, "web": 0.1}),
+            "web90": proxy(corpus, root / "web90", {"books": 0.1, "web": 0.9})}
+    torch.set_num_threads(n)
+
+
+def test_mixture_shows_in_bits_per_byte(runs, corpus):
+    """The ablation's premise: more books in the mix -> lower books bits per byte (and the same for web)."""
+    data = {"books": str(corpus), "web": str(corpus)}
+    b = bits_per_byte(str(runs["books90"]), data, max_tokens=8192)
+    w = bits_per_byte(str(runs["web90"]), data, max_tokens=8192)
+    assert b["books"] < w["books"] - 0.1
+    assert w["web"] < b["web"] - 0.1
+
+
+def test_bits_per_byte_by_hand(runs, corpus):
+    """bpb = nats over non-separator targets / (ln 2 * their bytes), windows of seq_len + 1 with stride seq_len."""
+    from curate.train import load_run
+
+    model, _ = load_run(str(runs["books90"]), "cpu")
+    tb = load_token_bytes(str(corpus))
+    meta = json.loads((corpus / "meta.json").read_text())
+    assert tb[meta["separator_id"]] == 0 and (np.delete(tb, meta["separator_id"]) > 0).all()
+    tokens = np.arange(1, 200, dtype=np.int64) % 500 + 1
+    tokens[50] = meta["separator_id"]
+    got = source_bpb(model, tokens, tb, seq_len=64)
+    nats = nbytes = 0.0
+    with torch.no_grad():
+        for i in range(3):  # (199 - 1) // 64 windows
+            w = torch.as_tensor(tokens[i * 64 : i * 64 + 65])[None]
+            loss = model(w[:, :-1], w[:, 1:], reduction="none")[0].double()
+            keep = tb[w[0, 1:].numpy()] > 0
+            nats += float(loss[torch.as_tensor(keep)].sum())
+            nbytes += float(tb[w[0, 1:].numpy()].sum())
+    assert got["bpb"] == pytest.approx(nats / (math.log(2) * nbytes), rel=1e-9) and got["tokens"] == 3 * 64 - 1
+
+
+def test_lastword_task_is_deterministic_and_well_formed(corpus, tmp_path):
+    a = build_lastword_task(str(corpus / "books"), n=30, seed=3)
+    assert a == build_lastword_task(str(corpus / "books"), n=30, seed=3)
+    assert a != build_lastword_task(str(corpus / "books"), n=30, seed=4)
+    assert len(a) == 30
+    for item in a:
+        assert len(item["choices"]) == 4 and len(set(item["choices"])) == 4
+        gold = item["choices"][item["gold"]].strip()
+        assert gold.isalpha() and item["context"] and all(c.startswith(" ") for c in item["choices"])
+    write_task(a, str(tmp_path / "t.jsonl"))
+    assert load_task(str(tmp_path / "t.jsonl")) == a
+    (tmp_path / "bad.jsonl").write_text('{"context": "x", "choices": ["a"], "gold": 0}\n')
+    with pytest.raises(ValueError, match="bad.jsonl:1"):
+        load_task(str(tmp_path / "bad.jsonl"))
+
+
+def test_cloze_scores_what_the_model_prefers(runs, corpus):
+    """A choice repeated from the context (the model has learned to copy a little) vs random strings: the
+    scorer must rank by byte-normalised log-likelihood, and gold_prob is a softmax over total ones."""
+    from curate.tokenizer import load_tokenizer
+    from curate.train import load_run
+
+    model, _ = load_run(str(runs["books90"]), "cpu")
+    meta = json.loads((corpus / "meta.json").read_text())
+    tok = load_tokenizer(meta["tokenizer"])
+    items = [{"context": "To be, or not to be, that is the", "choices": [" question", " qzxv", " xqj kz"], "gold": 0}]
+    r = score_task(model, tok, meta["separator_id"], items)
+    assert r["n"] == 1 and 0 < r["gold_prob"] < 1 and r["chance"] == pytest.approx(1 / 3)
+
+
+def test_evaluate_run_writes_eval_json_reproducibly(runs, corpus):
+    run = runs["web90"]
+    first = evaluate_run(str(run), max_tokens=4096, lastword_items=40, seed=0, device="cpu")
+    text = (run / "eval.json").read_text()
+    second = evaluate_run(str(run), max_tokens=4096, lastword_items=40, seed=0, device="cpu")
+    assert first == second and (run / "eval.json").read_text() == text
+    assert set(first["bpb"]) == {"books", "web"} and set(first["tasks"]) == {"lastword_books", "lastword_web"}
+    assert all(0 <= t["accuracy"] <= 1 and t["n"] > 0 for t in first["tasks"].values())
+
+
+def test_benchmark_formats_map_to_items():
+    h = from_hellaswag({"ctx": "A man sits.", "endings": ["He stands.", "He flies."], "label": "1"})
+    assert h == {"context": "A man sits.", "choices": [" He stands.", " He flies."], "gold": 1}
+    a = from_arc({"question": "2+2?", "choices": {"text": ["3", "4"], "label": ["A", "B"]}, "answerKey": "B"})
+    assert a["gold"] == 1 and a["context"].endswith("Answer:")
+    p = from_piqa({"goal": "Open a jar", "sol1": "twist", "sol2": "kick", "label": 0})
+    assert p["choices"] == [" twist", " kick"] and p["gold"] == 0
