@@ -174,6 +174,24 @@ def cmd_eval(args) -> None:
     print(json.dumps(scores, indent=2))
 
 
+def cmd_dedup_documents(args) -> None:
+    from curate.dedup.document import dedup_documents
+    from curate.dedup.minhash import MinhashConfig
+
+    config = MinhashConfig.for_threshold(args.threshold, verbose=True)
+    stats = dedup_documents(args.inputs, args.out, config=config, tasks=args.tasks, workers=args.workers, keep=args.keep)
+    print(f"{stats['documents']} documents: {stats['kept']} kept, {stats['removed']} removed as near duplicates "
+          f"(config {config})\noutput: {Path(args.out) / 'data'}; removed: {Path(args.out) / 'removed'}")
+
+
+def cmd_dedup_index(args) -> None:
+    from curate.dedup.dataset import build_index
+    from curate.dedup.minhash import MinhashConfig
+
+    card = build_index(args.dirs, args.out, MinhashConfig.for_threshold(args.threshold))
+    print(f"index: {args.out} ({card.get('documents')} documents)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="curate",
@@ -254,6 +272,30 @@ def build_parser() -> argparse.ArgumentParser:
     tokenize.add_argument("--workers", type=int, default=1)
     tokenize.add_argument("--overwrite", action="store_true")
     tokenize.set_defaults(func=cmd_tokenize)
+
+    dedup = sub.add_parser("dedup", help="MinHash near-duplicate removal across a corpus, and dataset indexes")
+    dsub = dedup.add_subparsers(dest="dedup_command", required=True)
+    ddocs = dsub.add_parser(
+        "documents",
+        help="remove near-duplicate documents across parquet shards (multi-stage, any task count)",
+        epilog="example: curate dedup documents out/web/data -o out/web-dedup --threshold 0.8 --tasks 4 --workers 2",
+    )
+    ddocs.add_argument("inputs", nargs="+", help="parquet shard folders (OUT/data)")
+    ddocs.add_argument("-o", "--out", required=True)
+    ddocs.add_argument("--threshold", type=float, default=0.8, help="Jaccard of word 5-grams (bands/rows derived)")
+    ddocs.add_argument("--keep", choices=["first", "longest", "quality"], default="first")
+    ddocs.add_argument("--tasks", type=int, default=1)
+    ddocs.add_argument("--workers", type=int, default=1)
+    ddocs.set_defaults(func=cmd_dedup_documents)
+    dindex = dsub.add_parser(
+        "index",
+        help="persist an index of datasets (e.g. evaluation sets) for the dataset_dedup step",
+        epilog="example: curate dedup index eval_tasks/ -o eval.index.npz",
+    )
+    dindex.add_argument("dirs", nargs="+", help="parquet shard folders or JSONL files")
+    dindex.add_argument("-o", "--out", required=True)
+    dindex.add_argument("--threshold", type=float, default=0.8)
+    dindex.set_defaults(func=cmd_dedup_index)
 
     trainp = sub.add_parser(
         "train",

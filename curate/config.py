@@ -42,6 +42,8 @@ def _readers():
 
 
 def _steps():
+    from curate.dedup.dataset import DatasetDedup
+    from curate.dedup.sentence import SentenceDedup
     from curate.io.html import HtmlExtract
     from curate.quality.classifier import FastTextQualityFilter
     from curate.quality.heuristics import C4Quality, FineWebQuality, GopherQuality, GopherRepetition
@@ -59,6 +61,8 @@ def _steps():
         "language": LanguageFilter,
         "quality_classifier": FastTextQualityFilter,
         "pii": PIIScrubber,
+        "sentence_dedup": SentenceDedup,
+        "dataset_dedup": DatasetDedup,
     }
 
 

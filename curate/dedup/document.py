@@ -1,0 +1,556 @@
+"""Document-level near-duplicate removal across tasks: `dedup_documents`, four datatrove stages.
+
+  1. signatures  one task handles input files files[rank::tasks]; per input file k it writes
+                 docs/<k>.parquet (key, id, chars, quality), sigs/<k>.npy (uint32 [n, num_perm]),
+                 shingles/<k>.npy + .offsets.npy (for exact verification), bands/<band>/<k>.npy (sorted
+                 (band hash, key) records) and parts/<k>.json (its counts, written last).
+  2. buckets     one task handles bands band[rank::tasks]: a merge of the sorted runs of every file; documents
+                 sharing a band hash become candidate pairs (each to the group's first and to its predecessor
+                 in key order), written to pairs/<band>.npy.
+  3. cluster     one task: verify the candidates (exact Jaccard of shingle sets, or signature agreement),
+                 union-find, one representative per cluster by the keep policy; per input file k the removals
+                 go to clusters/<k>.parquet (row, id, duplicate_of, jaccard, cluster_size).
+  4. filter      one task handles files[rank::tasks]: kept rows to OUT/data/<source>/<k>.parquet (curate's
+                 schema), removed ones to OUT/removed/minhash_dedup/<k>.jsonl.gz (reason near_duplicate).
+
+Every output is named by the input file's position k in the sorted input list and by the band, never by the
+task's rank, so any task count gives the same bytes (no "tasks must be a multiple of buckets"). Between stages
+the driver writes a manifest (config id, files with sizes, counts) and each stage refuses a mismatched one.
+Documents are keyed by a 64-bit hash of their `id` column; ids must be unique across the inputs.
+
+Keep policies, deterministic whatever the order of the files: "first" keeps the smallest id, "longest" the
+most characters, "quality" the highest `quality_score` in the metadata (then the longest); ties go to the
+smallest id.
+"""
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import orjson
+from datatrove.pipeline.base import PipelineStep
+
+from curate.dedup.minhash import (
+    MinhashConfig,
+    band_hashes,
+    doc_key,
+    estimated_jaccard,
+    jaccard,
+    shingles,
+    signatures,
+)
+
+STAGE = "minhash_dedup"
+REASON = "near_duplicate"
+KEEP_POLICIES = ("first", "longest", "quality")
+BAND_DTYPE = np.dtype([("hash", "<u8"), ("key", "<u8")])
+BATCH = 512
+
+
+class DedupError(RuntimeError):
+    pass
+
+
+# --- files and manifests ------------------------------------------------------------------------------------
+
+
+def list_inputs(inputs: list[str]) -> list[str]:
+    files = []
+    for path in inputs:
+        p = Path(path)
+        if p.is_file():
+            files.append(str(p.resolve()))
+        elif p.is_dir():
+            files += sorted(str(f.resolve()) for f in p.rglob("*.parquet"))
+        else:
+            raise DedupError(f"input {path} does not exist; pass curate output data folders (OUT/data) or parquet files")
+    if not files:
+        raise DedupError(f"no .parquet files under {inputs}")
+    if len(set(files)) != len(files):
+        raise DedupError(f"an input file is listed twice (overlapping inputs {inputs})")
+    return files
+
+
+def file_entries(files: list[str]) -> list[dict]:
+    return [{"path": f, "size": os.path.getsize(f)} for f in files]
+
+
+def _write_json(path: Path, obj) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    tmp = path.with_name(path.name + ".tmp.npy")
+    np.save(tmp, array)
+    os.replace(tmp, path)
+
+
+def read_manifest(path: Path, config: MinhashConfig, files: list[dict] | None = None) -> dict:
+    """The manifest a stage starts from; refused when it was made with another config or other inputs."""
+    if not path.exists():
+        raise DedupError(f"{path} is missing: the previous dedup stage did not finish; run dedup_documents again")
+    manifest = json.loads(path.read_text())
+    if manifest.get("config", {}).get("id") != str(config) or manifest.get("config") != config.to_dict():
+        raise DedupError(f"{path} was made with config {manifest.get('config', {}).get('id')}, expected {config}; "
+                         f"use another output folder or delete it")
+    if files is not None and manifest.get("files") != files:
+        raise DedupError(f"{path} lists other input files (or sizes) than this run; the inputs changed since "
+                         f"stage 1: use another output folder or delete it")
+    return manifest
+
+
+# --- stage 1: signatures ------------------------------------------------------------------------------------
+
+
+def _quality(metadata) -> float:
+    if isinstance(metadata, str):
+        try:
+            metadata = orjson.loads(metadata)
+        except orjson.JSONDecodeError:
+            return float("-inf")
+    if isinstance(metadata, dict) and isinstance(metadata.get("quality_score"), (int, float)):
+        return float(metadata["quality_score"])
+    return float("-inf")
+
+
+def signature_file(path: str, k: int, work: Path, config: MinhashConfig) -> dict:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    part = work / "parts" / f"{k:05d}.json"
+    if part.exists():  # finished before (resumed run)
+        done = json.loads(part.read_text())
+        if done.get("config") == str(config) and done.get("path") == path and done.get("size") == os.path.getsize(path):
+            return done
+    pf = pq.ParquetFile(path)
+    names = pf.schema_arrow.names
+    for col in ("id", "text"):
+        if col not in names:
+            raise DedupError(f"{path}: no column {col!r} (columns: {names}); dedup reads curate's output shards")
+    columns = ["id", "text"] + (["metadata"] if "metadata" in names else [])
+    keys, ids, chars, quality, sigs, shing, counts = [], [], [], [], [], [], []
+    for batch in pf.iter_batches(batch_size=BATCH, columns=columns):
+        cols = batch.to_pydict()
+        sets = []
+        for i, (doc_id, text) in enumerate(zip(cols["id"], cols["text"])):
+            if doc_id is None:
+                raise DedupError(f"{path}: row {len(ids)}: null id; every document needs an id")
+            text = text or ""
+            ids.append(doc_id)
+            keys.append(doc_key(doc_id))
+            chars.append(len(text))
+            quality.append(_quality(cols["metadata"][i]) if "metadata" in cols else float("-inf"))
+            s = shingles(text, config.n_grams)
+            sets.append(s)
+            counts.append(len(s))
+        sigs.append(signatures(sets, config))
+        shing += sets
+    n = len(ids)
+    sig = np.concatenate(sigs) if sigs else np.empty((0, config.num_perm), np.uint32)
+    counts = np.asarray(counts, dtype=np.int64)
+    for sub in ("docs", "sigs", "shingles", "parts"):
+        (work / sub).mkdir(parents=True, exist_ok=True)
+    table = pa.table({"key": pa.array(keys, pa.uint64()), "id": pa.array(ids, pa.string()),
+                      "chars": pa.array(chars, pa.int64()), "quality": pa.array(quality, pa.float64())})
+    tmp = work / "docs" / f"{k:05d}.tmp.parquet"
+    pq.write_table(table, tmp)
+    os.replace(tmp, work / "docs" / f"{k:05d}.parquet")
+    _save_npy(work / "sigs" / f"{k:05d}.npy", sig)
+    _save_npy(work / "shingles" / f"{k:05d}.npy", np.concatenate(shing) if shing else np.empty(0, np.uint32))
+    _save_npy(work / "shingles" / f"{k:05d}.offsets.npy", np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
+    signed = np.flatnonzero(counts > 0)
+    bh = band_hashes(sig[signed], config)
+    key_arr = np.asarray(keys, dtype=np.uint64)[signed]
+    for b in range(config.bands):
+        rec = np.empty(len(signed), dtype=BAND_DTYPE)
+        rec["hash"], rec["key"] = bh[:, b], key_arr
+        rec.sort(order=["hash", "key"])
+        (work / "bands" / f"{b:03d}").mkdir(parents=True, exist_ok=True)
+        _save_npy(work / "bands" / f"{b:03d}" / f"{k:05d}.npy", rec)
+    done = {"path": path, "size": os.path.getsize(path), "file": k, "config": str(config), "documents": n,
+            "with_signature": int(len(signed)), "no_shingles": int(n - len(signed))}
+    _write_json(part, done)
+    return done
+
+
+class SignatureStage(PipelineStep):
+    type = "dedup"
+    name = "minhash 1: signatures"
+
+    def __init__(self, work: str, files: list[str], config: MinhashConfig):
+        super().__init__()
+        self.work, self.files, self.config = work, files, config
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        for k in range(rank, len(self.files), world_size):
+            with self.track_time():
+                done = signature_file(self.files[k], k, Path(self.work), self.config)
+            self.stat_update("documents", value=done["documents"])
+        return iter(())
+
+
+# --- stage 2: buckets ----------------------------------------------------------------------------------------
+
+
+def band_pairs(records: np.ndarray) -> np.ndarray:
+    """Candidate pairs (uint64 [m, 2], smaller key first) of one band's records sorted by (hash, key)."""
+    if len(records) < 2:
+        return np.empty((0, 2), np.uint64)
+    h, keys = records["hash"], records["key"]
+    same = h[1:] == h[:-1]
+    if not same.any():
+        return np.empty((0, 2), np.uint64)
+    starts = np.flatnonzero(np.concatenate([[True], ~same]))
+    group_start = np.repeat(starts, np.diff(np.concatenate([starts, [len(h)]])))
+    idx = np.arange(len(h))
+    members = idx[idx != group_start]  # every member but a group's first
+    first = np.stack([keys[group_start[members]], keys[members]], axis=1)
+    prev = members[group_start[members] != members - 1]  # predecessor edges that are not already first edges
+    pairs = np.concatenate([first, np.stack([keys[prev - 1], keys[prev]], axis=1)])
+    pairs = pairs[pairs[:, 0] != pairs[:, 1]]  # one id twice is refused later, not paired with itself
+    return np.unique(np.sort(pairs, axis=1), axis=0)
+
+
+def check_unique_keys(keys: np.ndarray, work: Path, manifest: dict) -> None:
+    import pyarrow.parquet as pq
+
+    keys = np.sort(keys)
+    dup = keys[1:][keys[1:] == keys[:-1]]
+    if not len(dup):
+        return
+    where = []
+    for f in manifest["files"]:
+        t = pq.read_table(work / "docs" / f"{f['file']:05d}.parquet")
+        where += [(i, f["path"]) for i, k in zip(t["id"].to_pylist(), t["key"].to_numpy()) if k == dup[0]]
+    raise DedupError(f"document id {where[0][0]!r} occurs more than once in the inputs ({[w[1] for w in where]}); "
+                     f"ids must be unique: give the documents distinct ids before dedup")
+
+
+class BucketStage(PipelineStep):
+    type = "dedup"
+    name = "minhash 2: buckets"
+
+    def __init__(self, work: str, config: MinhashConfig):
+        super().__init__()
+        self.work, self.config = work, config
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        work = Path(self.work)
+        manifest = read_manifest(work / "signatures.json", self.config)
+        (work / "pairs").mkdir(exist_ok=True)
+        for b in range(rank, self.config.bands, world_size):
+            with self.track_time():
+                runs = [np.load(work / "bands" / f"{b:03d}" / f"{f['file']:05d}.npy") for f in manifest["files"]]
+                merged = np.concatenate(runs) if runs else np.empty(0, BAND_DTYPE)
+                merged.sort(kind="stable", order=["hash", "key"])  # a merge of sorted runs
+                if b == 0:  # every signed document is in band 0 once: check that ids are unique
+                    check_unique_keys(merged["key"], work, manifest)
+                pairs = band_pairs(merged)
+                _save_npy(work / "pairs" / f"{b:03d}.npy", pairs)
+            self.stat_update("candidate_pairs", value=len(pairs))
+        return iter(())
+
+
+# --- stage 3: cluster ----------------------------------------------------------------------------------------
+
+
+class _Shingles:
+    """Lazy access to one document's shingle set by (file, row)."""
+
+    def __init__(self, work: Path):
+        self.work, self.cache = work, {}
+
+    def get(self, k: int, row: int) -> np.ndarray:
+        if k not in self.cache:
+            self.cache[k] = (np.load(self.work / "shingles" / f"{k:05d}.npy", mmap_mode="r"),
+                             np.load(self.work / "shingles" / f"{k:05d}.offsets.npy"))
+        data, off = self.cache[k]
+        return np.asarray(data[off[row]:off[row + 1]])
+
+
+def _find(parent: np.ndarray, x: int) -> int:
+    root = x
+    while parent[root] != root:
+        root = parent[root]
+    while parent[x] != root:
+        parent[x], x = root, parent[x]
+    return root
+
+
+def cluster(work: Path, config: MinhashConfig, keep: str) -> dict:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    manifest = read_manifest(work / "candidates.json", config)
+    pairs = np.concatenate([np.load(work / "pairs" / f"{b:03d}.npy") for b in range(config.bands)])
+    pairs = np.unique(pairs, axis=0) if len(pairs) else np.empty((0, 2), np.uint64)
+    cand_keys = np.unique(pairs)
+    # Metadata of the documents in a candidate pair only: memory grows with duplicates, not with the corpus.
+    meta = {"key": [], "id": [], "chars": [], "quality": [], "file": [], "row": []}
+    for f in manifest["files"]:
+        t = pq.read_table(work / "docs" / f"{f['file']:05d}.parquet")
+        keys = t["key"].to_numpy()
+        rows = np.flatnonzero(np.isin(keys, cand_keys))
+        sub = t.take(pa.array(rows))
+        meta["key"].append(keys[rows])
+        meta["id"] += sub["id"].to_pylist()
+        meta["chars"].append(sub["chars"].to_numpy())
+        meta["quality"].append(sub["quality"].to_numpy())
+        meta["file"].append(np.full(len(rows), f["file"], np.int64))
+        meta["row"].append(rows)
+    key = np.concatenate(meta["key"]) if meta["key"] else np.empty(0, np.uint64)
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    if len(key) != len(np.unique(key)):
+        dup = key[1:][key[1:] == key[:-1]][0]
+        ids = [meta["id"][i] for i in order[np.flatnonzero(key == dup)]]
+        raise DedupError(f"document id {ids[0]!r} occurs more than once in the inputs (ids {ids}); "
+                         f"ids must be unique: rerun curate with distinct ids or dedup exact copies first")
+    ids = [meta["id"][i] for i in order]
+    chars = np.concatenate(meta["chars"])[order] if len(key) else np.empty(0, np.int64)
+    quality = np.concatenate(meta["quality"])[order] if len(key) else np.empty(0)
+    files = np.concatenate(meta["file"])[order] if len(key) else np.empty(0, np.int64)
+    rows = np.concatenate(meta["row"])[order] if len(key) else np.empty(0, np.int64)
+    a = np.searchsorted(key, pairs[:, 0])
+    b = np.searchsorted(key, pairs[:, 1])
+
+    # verification
+    sig_cache: dict[int, np.ndarray] = {}
+
+    def sig(i: int) -> np.ndarray:
+        k = int(files[i])
+        if k not in sig_cache:
+            sig_cache[k] = np.load(work / "sigs" / f"{k:05d}.npy", mmap_mode="r")
+        return np.asarray(sig_cache[k][rows[i]])
+
+    shing = _Shingles(work)
+    if config.verify == "none":
+        ok = np.ones(len(a), bool)
+    elif config.verify == "signature":
+        ok = np.array([estimated_jaccard(sig(i), sig(j)) >= config.threshold for i, j in zip(a, b)], bool)
+    else:
+        ok = np.array([jaccard(shing.get(files[i], rows[i]), shing.get(files[j], rows[j])) >= config.threshold
+                       for i, j in zip(a, b)], bool)
+
+    parent = np.arange(len(key))
+    for i, j in zip(a[ok], b[ok]):
+        ri, rj = _find(parent, i), _find(parent, j)
+        if ri != rj:
+            parent[max(ri, rj)] = min(ri, rj)
+    roots = np.array([_find(parent, i) for i in range(len(key))], dtype=np.int64)
+
+    # representative per cluster: best by policy, ties to the smallest id
+    def rank(i: int):
+        if keep == "longest":
+            return (-chars[i], ids[i])
+        if keep == "quality":
+            return (-quality[i], -chars[i], ids[i])
+        return (ids[i],)
+
+    best: dict[int, int] = {}
+    size: dict[int, int] = {}
+    for i in range(len(key)):
+        r = int(roots[i])
+        size[r] = size.get(r, 0) + 1
+        if r not in best or rank(i) < rank(best[r]):
+            best[r] = i
+    removed = [i for i in range(len(key)) if size[int(roots[i])] > 1 and best[int(roots[i])] != i]
+    (work / "clusters").mkdir(exist_ok=True)
+    by_file: dict[int, list[int]] = {f["file"]: [] for f in manifest["files"]}
+    for i in removed:
+        by_file[int(files[i])].append(i)
+    for k, members in by_file.items():
+        members.sort(key=lambda i: rows[i])
+        rep = [best[int(roots[i])] for i in members]
+        t = pa.table({
+            "row": pa.array([int(rows[i]) for i in members], pa.int64()),
+            "id": pa.array([ids[i] for i in members], pa.string()),
+            "duplicate_of": pa.array([ids[r] for r in rep], pa.string()),
+            "jaccard": pa.array([round(estimated_jaccard(sig(i), sig(r)), 4) for i, r in zip(members, rep)], pa.float64()),
+            "cluster_size": pa.array([size[int(roots[i])] for i in members], pa.int64()),
+        })
+        tmp = work / "clusters" / f"{k:05d}.tmp.parquet"
+        pq.write_table(t, tmp)
+        os.replace(tmp, work / "clusters" / f"{k:05d}.parquet")
+    return {"candidate_pairs": int(len(pairs)), "verified_pairs": int(ok.sum()),
+            "clusters": sum(1 for r, s in size.items() if s > 1), "documents_in_clusters": int(sum(s for s in size.values() if s > 1)),
+            "removed": len(removed)}
+
+
+class ClusterStage(PipelineStep):
+    type = "dedup"
+    name = "minhash 3: cluster"
+
+    def __init__(self, work: str, config: MinhashConfig, keep: str):
+        super().__init__()
+        self.work, self.config, self.keep = work, config, keep
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        with self.track_time():
+            counts = cluster(Path(self.work), self.config, self.keep)
+        _write_json(Path(self.work) / "cluster_counts.json", counts)
+        return iter(())
+
+
+# --- stage 4: filter ----------------------------------------------------------------------------------------
+
+
+def filter_file(path: str, k: int, work: Path, out: Path, config: MinhashConfig) -> dict:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from curate.io.records import RecordLog
+    from curate.io.writer import shard_schema
+
+    clusters = pq.read_table(work / "clusters" / f"{k:05d}.parquet").to_pylist()
+    table = pq.read_table(path)
+    schema = shard_schema()
+    for name in schema.names:
+        if name not in table.column_names:
+            table = table.append_column(name, pa.nulls(len(table), pa.string()))
+    table = table.select(schema.names).cast(schema)
+    drop = np.zeros(len(table), bool)
+    ids = table["id"]
+    log = RecordLog(str(out / "removed" / STAGE), k)
+    try:
+        for c in clusters:
+            if c["row"] >= len(table) or ids[c["row"]].as_py() != c["id"]:
+                raise DedupError(f"{path}: row {c['row']} is not document {c['id']!r} any more; the input changed "
+                                 f"since the signatures were made: use another output folder or delete it")
+            drop[c["row"]] = True
+            row = table.slice(c["row"], 1).to_pylist()[0]
+            log.write({"id": c["id"], "source": row["source"], "stage": STAGE, "reason": REASON,
+                       "details": {"duplicate_of": c["duplicate_of"], "jaccard": c["jaccard"],
+                                   "cluster_size": c["cluster_size"], "config": str(config)},
+                       "text": row["text"]})
+    finally:
+        log.close()
+    kept = table.filter(pa.array(~drop))
+    sources = kept["source"].fill_null("unknown")
+    for source in sorted(set(sources.to_pylist())):
+        part = kept.filter(pc.equal(sources, source))
+        folder = out / "data" / source
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f"{k:05d}.tmp.parquet"
+        pq.write_table(part, tmp, compression="zstd")
+        os.replace(tmp, folder / f"{k:05d}.parquet")
+    counts = {"file": k, "path": path, "documents": len(table), "kept": int((~drop).sum()), "removed": int(drop.sum())}
+    _write_json(work / "filtered" / f"{k:05d}.json", counts)
+    return counts
+
+
+class FilterStage(PipelineStep):
+    type = "dedup"
+    name = "minhash 4: filter"
+
+    def __init__(self, work: str, out: str, files: list[str], config: MinhashConfig):
+        super().__init__()
+        self.work, self.out, self.files, self.config = work, out, files, config
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        work = Path(self.work)
+        read_manifest(work / "clusters.json", self.config, file_entries(self.files))
+        (work / "filtered").mkdir(exist_ok=True)
+        for k in range(rank, len(self.files), world_size):
+            with self.track_time():
+                c = filter_file(self.files[k], k, work, Path(self.out), self.config)
+            self.stat_update("kept", value=c["kept"])
+            self.stat_update("removed", value=c["removed"])
+        return iter(())
+
+
+# --- driver --------------------------------------------------------------------------------------------------
+
+
+def _run_stage(step: PipelineStep, tasks: int, workers: int, logging_dir: Path) -> None:
+    from datatrove.executor import LocalPipelineExecutor
+
+    ex = LocalPipelineExecutor([step], tasks=tasks, workers=min(workers, tasks), logging_dir=str(logging_dir))
+    ex.run()
+    if incomplete := ex.get_incomplete_ranks(range(tasks)):
+        raise DedupError(f"{step.name}: tasks {incomplete} did not complete; see {logging_dir}/logs and run again to resume")
+
+
+def dedup_documents(inputs: list[str], out_dir: str, config: MinhashConfig | None = None, tasks: int = 1,
+                    workers: int = 1, keep: str = "first") -> dict:
+    """Remove near-duplicate documents from curate parquet shards (OUT/data folders) into out_dir.
+
+    Returns the run's stats (also written to out_dir/dedup.json): documents in, kept, removed, clusters,
+    candidate and verified pairs, no_shingles, seconds per stage. The same kept set whatever `tasks`.
+    """
+    config = config or MinhashConfig()
+    if keep not in KEEP_POLICIES:
+        raise DedupError(f"keep={keep!r}: expected one of {KEEP_POLICIES}")
+    if tasks < 1 or workers < 1:
+        raise DedupError(f"tasks and workers must be at least 1 (got tasks={tasks}, workers={workers})")
+    files = list_inputs(inputs)
+    entries = file_entries(files)
+    out = Path(out_dir).resolve()
+    work = out / "minhash" / str(config)
+    run_file = out / "dedup_run.json"
+    fingerprint = {"config": config.to_dict(), "keep": keep, "files": entries}
+    if run_file.exists():
+        if json.loads(run_file.read_text()) != fingerprint:
+            raise DedupError(f"{out} holds a dedup run with another config, keep policy or inputs; "
+                             f"use another output folder or delete it")
+    elif out.exists() and any(out.iterdir()):
+        raise DedupError(f"{out} is not empty and holds no dedup run; choose a new output folder")
+    work.mkdir(parents=True, exist_ok=True)
+    _write_json(run_file, fingerprint)
+    logs = out / "logs"
+    timings = {}
+
+    t = time.monotonic()
+    _run_stage(SignatureStage(str(work), files, config), tasks, workers, logs / f"minhash_1_signatures_t{tasks}")
+    parts = []
+    for k, entry in enumerate(entries):
+        part = work / "parts" / f"{k:05d}.json"
+        if not part.exists():
+            raise DedupError(f"signatures of {entry['path']} are missing ({part}); run again to resume")
+        parts.append(json.loads(part.read_text()))
+    signed = {"config": config.to_dict(), "files": [{"file": k, **e} for k, e in enumerate(entries)],
+              "documents": sum(p["documents"] for p in parts), "no_shingles": sum(p["no_shingles"] for p in parts)}
+    _write_json(work / "signatures.json", signed)
+    timings["signatures"] = time.monotonic() - t
+
+    t = time.monotonic()
+    _run_stage(BucketStage(str(work), config), tasks, workers, logs / f"minhash_2_buckets_t{tasks}")
+    read_manifest(work / "signatures.json", config, [{"file": k, **e} for k, e in enumerate(entries)])
+    _write_json(work / "candidates.json", {"config": config.to_dict(), "files": signed["files"],
+                                            "documents": signed["documents"]})
+    timings["buckets"] = time.monotonic() - t
+
+    t = time.monotonic()
+    # Resuming must not reuse removals computed from other candidates: cluster again unless complete.
+    _run_stage(ClusterStage(str(work), config, keep), 1, 1, logs / "minhash_3_cluster")
+    counts = json.loads((work / "cluster_counts.json").read_text())
+    _write_json(work / "clusters.json", {"config": config.to_dict(), "files": entries, **counts})
+    timings["cluster"] = time.monotonic() - t
+
+    t = time.monotonic()
+    _run_stage(FilterStage(str(work), str(out), files, config), tasks, workers, logs / f"minhash_4_filter_t{tasks}")
+    filtered = [json.loads((work / "filtered" / f"{k:05d}.json").read_text()) for k in range(len(files))]
+    timings["filter"] = time.monotonic() - t
+
+    stats = {
+        "stage": STAGE, "config": config.to_dict(), "keep": keep, "tasks": tasks, "inputs": len(files),
+        "documents": sum(f["documents"] for f in filtered), "kept": sum(f["kept"] for f in filtered),
+        "removed": sum(f["removed"] for f in filtered), "no_shingles": signed["no_shingles"], **counts,
+        "seconds": {k: round(v, 3) for k, v in timings.items()},
+    }
+    stats["conserved"] = stats["documents"] == stats["kept"] + stats["removed"] == signed["documents"]
+    if not stats["conserved"]:
+        raise DedupError(f"documents in ({signed['documents']}) != kept ({stats['kept']}) + removed ({stats['removed']}); a bug")
+    _write_json(out / "dedup.json", stats)
+    return stats
+
+
+def remove_work(out_dir: str) -> None:
+    """Delete the intermediate files (signatures, bands, pairs) of a finished run."""
+    shutil.rmtree(Path(out_dir) / "minhash", ignore_errors=True)
