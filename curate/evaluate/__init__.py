@@ -5,12 +5,12 @@
     scores = evaluate_run("runs/web70")          # the run's own data; a last-word cloze per source
 """
 
-import hashlib
 import json
 import os
 from pathlib import Path
 
 from curate.evaluate.bpb import bits_per_byte
+from curate.io.files import sha256_file
 from curate.evaluate.cloze import build_lastword_task, evaluate_tasks, load_task, score_task, write_task
 
 __all__ = ["evaluate_run", "bits_per_byte", "build_lastword_task", "load_task", "score_task", "write_task",
@@ -37,12 +37,8 @@ def evaluate_run(run_dir: str, token_dirs: "str | dict[str, str] | None" = None,
             path = run / "tasks" / f"lastword_{source}.jsonl"
             write_task(build_lastword_task(str(folder), lastword_items, seed), str(path))
             tasks.append(str(path))
-    h = hashlib.sha256()
-    with open(run / "ckpt.pt", "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
     result = {
-        "run": str(run.resolve()), "checkpoint_sha256": h.hexdigest(), "step": card.get("step"),
+        "run": str(run.resolve()), "checkpoint_sha256": sha256_file(run / "ckpt.pt"), "step": card.get("step"),
         "data": {s: str(Path(p).resolve()) for s, p in sources.items()}, "max_tokens": max_tokens, "seed": seed,
         "bpb": bits_per_byte(model, sources, max_tokens=max_tokens),
         "tasks": evaluate_tasks(model, sources, tasks),

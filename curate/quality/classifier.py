@@ -10,7 +10,6 @@ seeded sampling and split), and the JSON card beside the model holds no dates, s
 Models load through `curate.quality.fasttext_model`, which reloads a model retrained to the same path.
 """
 
-import hashlib
 import json
 import os
 import random
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from datatrove.data import Document
 
+from curate.io.files import sha256_file
 from curate.io.texts import input_files, read_documents
 from curate.quality.fasttext_model import FastTextStage, load_model, predict
 from curate.stage import Drop
@@ -168,14 +168,6 @@ def fasttext_version() -> str:
     return "unknown"
 
 
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _write_atomically(path: str, write) -> None:
     """`write(tmp_path)`, then rename over `path`: readers never see half a file, and the new file is a new
     inode, so `load_model` can tell it from the one it replaced."""
@@ -270,7 +262,7 @@ def train_classifier(
 
     card = {
         "model": os.path.basename(out),
-        "model_sha256": _sha256(out),
+        "model_sha256": sha256_file(out),
         "labels": {"positive": POSITIVE, "negative": NEGATIVE},
         "normalize": {"function": "curate.quality.classifier.normalize", "max_chars": MAX_CHARS},
         "sources": {"positive": [str(p) for p in positive], "negative": [str(p) for p in negative]},

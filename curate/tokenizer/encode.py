@@ -5,7 +5,6 @@
     tok.decode(ids)
 """
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,14 +17,6 @@ from curate.tokenizer.corpus import pieces
 # page never becomes one call holding millions of tokens with their offsets; tokens can differ from encoding
 # the document whole only at those cuts, and the decoded text is the same.
 ENCODE_PIECE_CHARS = 1_000_000
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @dataclass

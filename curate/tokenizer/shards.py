@@ -28,7 +28,8 @@ import numpy as np
 from datatrove.pipeline.base import PipelineStep
 
 from curate.tokenizer.corpus import HELDOUT_RULE, corpus_files, is_heldout, source_of
-from curate.tokenizer.encode import load_tokenizer, sha256_file
+from curate.io.files import sha256_file
+from curate.tokenizer.encode import load_tokenizer
 from curate.io.texts import read_documents
 
 SPLITS = ("train", "heldout")

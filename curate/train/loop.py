@@ -22,7 +22,6 @@ and gives the same losses, bit for bit on CPU, as a run never stopped (the sampl
 """
 
 import csv
-import hashlib
 import json
 import math
 import os
@@ -34,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from curate.io.files import sha256_file
 from curate.train.data import MixtureSampler, find_meta, resolve_sources
 from curate.train.model import GPT, GPTConfig
 
@@ -59,10 +59,6 @@ def pick_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
-
-
-def sha256_of(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def versions() -> dict:
@@ -258,7 +254,7 @@ def train(data: "dict[str, str] | str", weights: dict[str, float], depth: int, t
     card = {
         "config": config.to_dict(), "derived": derived, "args": args,
         "command": command if command is not None else sys.argv,
-        "data": {s: {"folder": str(Path(p).resolve()), "meta_sha256": sha256_of(Path(p).parent / "meta.json"),
+        "data": {s: {"folder": str(Path(p).resolve()), "meta_sha256": sha256_file(Path(p).parent / "meta.json"),
                      "train_tokens": sampler.shards[s].tokens if s in sampler.shards else 0}
                  for s, p in sources.items()},
         "tokenizer": meta["tokenizer"], "tokenizer_sha256": meta["tokenizer_sha256"],
