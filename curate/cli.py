@@ -184,6 +184,14 @@ def cmd_dedup_documents(args) -> None:
           f"(config {config})\noutput: {Path(args.out) / 'data'}; removed: {Path(args.out) / 'removed'}")
 
 
+def cmd_dedup_sentences(args) -> None:
+    from curate.dedup.sentence import index_units
+
+    card = index_units(args.inputs, args.out, unit=args.unit, min_words=args.min_words)
+    print(f"unit index: {args.out}: {card['shared_units']} of {card['units']} {args.unit}s occur in two documents "
+          f"or more\nuse it with the step  sentence_dedup: {{unit: {args.unit}, first_seen: {args.out}}}")
+
+
 def cmd_dedup_index(args) -> None:
     from curate.dedup.dataset import build_index
     from curate.dedup.minhash import MinhashConfig
@@ -287,6 +295,16 @@ def build_parser() -> argparse.ArgumentParser:
     ddocs.add_argument("--tasks", type=int, default=1)
     ddocs.add_argument("--workers", type=int, default=1)
     ddocs.set_defaults(func=cmd_dedup_documents)
+    dsent = dsub.add_parser(
+        "sentences",
+        help="index repeated sentences/lines/paragraphs across a corpus for the sentence_dedup step",
+        epilog="example: curate dedup sentences out/web/data -o out/web.units.npz --unit line",
+    )
+    dsent.add_argument("inputs", nargs="+", help="parquet shard folders (OUT/data)")
+    dsent.add_argument("-o", "--out", required=True, help="index path (.npz)")
+    dsent.add_argument("--unit", choices=["sentence", "line", "paragraph"], default="sentence")
+    dsent.add_argument("--min-words", type=int, default=5)
+    dsent.set_defaults(func=cmd_dedup_sentences)
     dindex = dsub.add_parser(
         "index",
         help="persist an index of datasets (e.g. evaluation sets) for the dataset_dedup step",

@@ -229,3 +229,40 @@ def test_dataset_dedup_removes_near_copies_of_indexed_documents(tmp_path):
     assert [(r["id"], r["reason"], r["details"]["index"], r["details"]["matched_id"]) for r in rec] == [("copy3", "in_index", "eval", docs[3]["id"])]
     out = run_stage(DatasetDedup([str(tmp_path / "eval.npz")], threshold=0.3, measure="containment"), inputs, tmp_path, "contain")
     assert {"copy3", "quote5"}.isdisjoint(d.id for d in out) and len(out) == 30
+
+
+def test_sentence_dedup_across_tasks_does_not_depend_on_the_task_count(data_dir, tmp_path):
+    """A paragraph shared by documents in different input files is kept in exactly one of them, the same one
+    with 1 or 2 tasks; the others lose it, and each cut is logged."""
+    import orjson
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from curate.dedup.sentence import index_units
+    from curate.io.writer import shard_schema
+    from curate.pipeline import run_pipeline
+    from helpers import kept_documents
+
+    rows = [orjson.loads(line) for line in (data_dir / "wiki" / "enwiki.jsonl").read_bytes().splitlines()[:20]]
+    boiler = "This article is licensed under the Creative Commons Attribution-ShareAlike licence, see the talk page."
+    docs = [{"id": r["id"], "text": r["text"] + "\n\n" + boiler, "source": "wiki", "url": None, "metadata": "{}"} for r in rows]
+    (tmp_path / "in").mkdir()
+    for part in range(2):
+        pq.write_table(pa.Table.from_pylist(docs[part::2], schema=shard_schema()), tmp_path / "in" / f"{part}.parquet")
+    card = index_units([str(tmp_path / "in")], str(tmp_path / "units.npz"), unit="paragraph")
+    assert card["documents"] == 20 and card["shared_units"] >= 1
+    (tmp_path / "c.yaml").write_text(
+        f"readers:\n  - parquet: {{path: {tmp_path / 'in'}, source: wiki}}\n"
+        f"steps:\n  - sentence_dedup: {{unit: paragraph, min_chars: 0, first_seen: {tmp_path / 'units.npz'}}}\n")
+    outs = []
+    for tasks in (1, 2):
+        out = tmp_path / f"out{tasks}"
+        run_pipeline(str(tmp_path / "c.yaml"), str(out), tasks=tasks, workers=tasks)
+        outs.append(kept_documents(out))
+    assert outs[0] == outs[1]
+    holders = [i for i, _, text in outs[0] if boiler in text]
+    assert len(holders) == 1
+    from curate.io.records import read_records
+
+    spans = read_records(str(tmp_path / "out2" / "removed" / "sentence_dedup" / "spans"))
+    assert len([s for s in spans if boiler in s["text"]]) == 19

@@ -1,23 +1,29 @@
-"""Sentence-, line- or paragraph-level dedup: a unit repeated across documents is kept only where it was seen
-first and cut from every later document.
+"""Sentence-, line- or paragraph-level dedup: a unit repeated across documents is kept in one document and cut
+from every other.
 
 Matching is exact after normalisation (NFKC, lower case, punctuation and whitespace removed), by a 64-bit
 xxhash of the normalised unit. Units with fewer than `min_words` words ("Chapter 1.", "Home") are never
 removed: they repeat by nature. Repeats within one document are kept (verse refrains, table rows); only a
-unit first seen in another document is cut.
+unit also found in another document is cut.
 
-Scope (first version): dedup is exact *per task*, in the order the task reads its documents (files sorted,
-rows in order). With one task the result is deterministic; with several tasks a unit repeated across two
-tasks' files survives in both. Cross-task sentence dedup needs a two-pass function like `dedup_documents`.
-Memory: one 64-bit hash per distinct unit seen by the task (about 70 bytes in a Python set).
+Two scopes:
+  - across the corpus (use this for real runs): `index_units(inputs, path)` reads the whole corpus once and
+    records, for every unit found in two documents or more, its owner: the document with the smallest id key
+    (xxh3-64 of the id). `SentenceDedup(first_seen=path)` then cuts a unit from every document but its owner,
+    in any pipeline, with any number of tasks: the result does not depend on the task count or reading order.
+  - per task (`first_seen` unset): the first document a task reads keeps the unit. With one task this is
+    deterministic; with several, a unit repeated across two tasks' files survives in both.
 
 Every cut span is logged to removed/<stage>/spans/<rank>.jsonl.gz with the document id, its character offsets
-in the original text, the text and the id of the document where the unit was first seen. A document left with
-fewer than `min_chars` characters after cuts is dropped with reason "too_short_after_sentence_dedup".
+in the original text, the text and the owner (`first_seen_in`: an id, or the owner's id key). A document left
+with fewer than `min_chars` characters after cuts is dropped with reason "too_short_after_sentence_dedup".
 """
 
+import json
 import re
+from pathlib import Path
 
+import numpy as np
 import xxhash
 from datatrove.data import Document, DocumentsPipeline
 
@@ -48,16 +54,24 @@ class SentenceDedup(Stage):
     name = "sentence_dedup"
     type = "curate dedup"
 
-    def __init__(self, unit: str = "sentence", min_words: int = 5, min_chars: int = 200):
+    def __init__(self, unit: str = "sentence", min_words: int = 5, min_chars: int = 200, first_seen: str | None = None):
         super().__init__()
         if unit not in UNITS:
             raise ValueError(f"sentence_dedup: unit={unit!r}: expected one of {sorted(UNITS)}")
         self.unit, self.min_words, self.min_chars = unit, min_words, min_chars
+        self.first_seen = first_seen
+        self._owners: tuple[np.ndarray, np.ndarray] | None = None
+        if first_seen is not None:
+            card = load_unit_index(first_seen)[2]
+            if (card["unit"], card["min_words"]) != (unit, min_words):
+                raise ValueError(f"sentence_dedup: {first_seen} indexes {card['unit']}s of >= {card['min_words']} words, "
+                                 f"this step asks for {unit}s of >= {min_words}; rebuild it with the same settings")
         self.seen: dict[int, str] = {}
         self._spans: RecordLog | None = None
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         self.seen = {}
+        self._owners = load_unit_index(self.first_seen)[:2] if self.first_seen else None
         self._spans = RecordLog(f"{self.removed_folder}/spans", rank) if self.removed_folder else None
         try:
             yield from super().run(data, rank, world_size)
@@ -68,9 +82,14 @@ class SentenceDedup(Stage):
     def process(self, doc: Document) -> Document | Drop:
         text = doc.text
         keep, cuts = [], []
-        for start, end in split_units(text, self.unit):
-            key, n_words = unit_key(text[start:end])
-            first = self.seen.setdefault(key, doc.id) if n_words >= self.min_words else doc.id
+        spans = split_units(text, self.unit)
+        keys = [unit_key(text[start:end]) for start, end in spans]
+        owners = self._owners_of(doc.id, keys) if self._owners is not None else None
+        for i, ((start, end), (key, n_words)) in enumerate(zip(spans, keys)):
+            if owners is not None:
+                first = owners[i]
+            else:
+                first = self.seen.setdefault(key, doc.id) if n_words >= self.min_words else doc.id
             if first != doc.id:
                 cuts.append((start, end, first))
             else:
@@ -90,3 +109,65 @@ class SentenceDedup(Stage):
                                                            "spans_removed": len(cuts)})
         doc.text = new_text
         return doc
+
+    def _owners_of(self, doc_id: str, keys: list[tuple[int, int]]) -> list[str]:
+        """For each unit: this document's id when it owns the unit (or nobody else has it), else the owner's key."""
+        hashes, owner_keys = self._owners
+        mine = id_key(doc_id)
+        query = np.array([k for k, _ in keys], dtype=np.uint64)
+        pos = np.minimum(np.searchsorted(hashes, query), max(len(hashes) - 1, 0))
+        found = (hashes[pos] == query) if len(hashes) else np.zeros(len(query), bool)
+        out = []
+        for (key, n_words), hit, p in zip(keys, found, pos):
+            owner = int(owner_keys[p]) if hit and n_words >= self.min_words else mine
+            out.append(doc_id if owner == mine else f"key:{owner:016x}")
+        return out
+
+
+def id_key(doc_id: str) -> int:
+    return xxhash.xxh3_64_intdigest(doc_id.encode("utf-8"))
+
+
+def index_units(inputs: list[str], out_path: str, unit: str = "sentence", min_words: int = 5) -> dict:
+    """Read the corpus once and write, for every unit that occurs in two documents or more, its owner (the
+    document with the smallest id key) to `out_path` (.npz, sorted by unit hash) with a JSON card beside it."""
+    from curate.io.texts import input_files, read_documents
+
+    if unit not in UNITS:
+        raise ValueError(f"index_units: unit={unit!r}: expected one of {sorted(UNITS)}")
+    if not out_path.endswith(".npz"):
+        raise ValueError(f"index_units: the index path must end in .npz, got {out_path}")
+    hashes, keys = [], []
+    documents = 0
+    for path in inputs:
+        for file in input_files(path):
+            for doc in read_documents(file):
+                if doc is None:
+                    continue
+                documents += 1
+                key = id_key(doc["id"])
+                text = doc["text"]
+                units = {h for h, n in (unit_key(text[s:e]) for s, e in split_units(text, unit)) if n >= min_words}
+                hashes.extend(units)
+                keys.extend([key] * len(units))
+    h = np.array(hashes, dtype=np.uint64)
+    k = np.array(keys, dtype=np.uint64)
+    order = np.lexsort((k, h))  # by unit hash, then owner key: the first of each run is the owner
+    h, k = h[order], k[order]
+    first = np.ones(len(h), bool)
+    first[1:] = h[1:] != h[:-1]
+    starts = np.flatnonzero(first)
+    counts = np.diff(np.append(starts, len(h)))
+    shared = starts[counts > 1]  # the same unit in two documents or more (a document lists a unit once)
+    np.savez(out_path, hashes=h[shared], owners=k[shared])
+    card = {"unit": unit, "min_words": min_words, "documents": documents, "units": int(len(starts)),
+            "shared_units": int(len(shared)), "inputs": [str(p) for p in inputs]}
+    Path(f"{out_path}.json").write_text(json.dumps(card, indent=2) + "\n")
+    return card
+
+
+def load_unit_index(path: str) -> tuple[np.ndarray, np.ndarray, dict]:
+    if not Path(path).is_file():
+        raise ValueError(f"sentence_dedup: no unit index at {path}; build it with `curate dedup sentences`")
+    data = np.load(path)
+    return data["hashes"], data["owners"], json.loads(Path(f"{path}.json").read_text())
