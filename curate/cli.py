@@ -12,7 +12,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEMO_CONFIG = REPO_ROOT / "pipelines" / "demo.yaml"
-DEMO_QUALITY_CONFIG = REPO_ROOT / "pipelines" / "demo-quality.yaml"
+DEMO_FINAL_CONFIG = REPO_ROOT / "pipelines" / "demo-final.yaml"
 DEMO_TOKENIZER = REPO_ROOT / "tokenizer_training" / "demo-bpe-4k.yaml"
 
 EXAMPLES = """examples:
@@ -66,6 +66,9 @@ def cmd_report(args) -> None:
 def cmd_demo(args) -> None:
     if not DEMO_CONFIG.is_file():
         raise SystemExit(f"curate demo: {DEMO_CONFIG} not found; run it from a source checkout (git clone, make demo)")
+    from curate.dedup.document import dedup_documents
+    from curate.dedup.minhash import MinhashConfig
+    from curate.dedup.sentence import index_units
     from curate.pipeline import run_pipeline
     from curate.quality.calibrate import inspect_corpus
     from curate.quality.classifier import train_classifier
@@ -73,37 +76,47 @@ def cmd_demo(args) -> None:
     from curate.tokenizer import evaluate_tokenizers, tokenize_corpus, train_tokenizer
 
     out = Path(args.out)
-    clean, scored, model = out / "clean", out / "scored", out / "quality.bin"
     if out.exists() and not (out / "clean").exists() and any(out.iterdir()):
         raise SystemExit(f"curate demo: {out} exists and is not a demo output; choose another -o")
+    clean, dedup, final, model = out / "clean", out / "dedup", out / "final", out / "quality.bin"
+    units, tok_dir, tokens = out / "units.npz", out / "tokenizer", out / "tokens"
+    for stale in (dedup, tokens):  # these steps resume instead of starting over; the demo starts over
+        if stale.exists():
+            shutil.rmtree(stale)
 
-    print(f"[1/6] {DEMO_CONFIG.relative_to(REPO_ROOT)} on the bundled sample -> {clean}/")
+    print(f"[1/8] {DEMO_CONFIG.relative_to(REPO_ROOT)} on the bundled sample -> {clean}/")
     summary = run_pipeline(str(DEMO_CONFIG), str(clean), tasks=args.tasks, workers=args.workers, overwrite=True)
     md, _ = write_report(clean)
-    print(f"[2/6] quality classifier: wiki + books (positive) vs web (negative) -> {model}")
-    card = train_classifier([str(clean / "data" / "wiki"), str(clean / "data" / "books")], [str(clean / "data" / "web")], str(model))
-    print(f"[3/6] {DEMO_QUALITY_CONFIG.relative_to(REPO_ROOT)}: score the web pages -> {scored}/")
-    run_pipeline(str(DEMO_QUALITY_CONFIG), str(scored), tasks=1, workers=1, overwrite=True,
-                 variables={"clean": str((clean / "data").resolve()), "model": str(model.resolve())})
-    write_report(scored)
-    print(f"[4/6] threshold calibration of the heuristic rules on the extracted text -> {out / 'inspect'}/")
+    print(f"[2/8] near-duplicate documents (MinHash, Jaccard >= 0.8) -> {dedup}/")
+    dd = dedup_documents([str(clean / "data")], str(dedup), MinhashConfig.for_threshold(0.8), tasks=args.tasks,
+                         workers=args.workers)
+    print(f"[3/8] paragraphs shared across documents -> {units}")
+    index_units([str(dedup / "data")], str(units), unit="paragraph", min_words=5)
+    print(f"[4/8] quality classifier: wiki + books (positive) vs web (negative) -> {model}")
+    card = train_classifier([str(dedup / "data" / "wiki"), str(dedup / "data" / "books")], [str(dedup / "data" / "web")],
+                            str(model))
+    print(f"[5/8] {DEMO_FINAL_CONFIG.relative_to(REPO_ROOT)}: paragraph dedup and quality scores -> {final}/")
+    final_summary = run_pipeline(
+        str(DEMO_FINAL_CONFIG), str(final), tasks=args.tasks, workers=args.workers, overwrite=True,
+        variables={"dedup": str((dedup / "data").resolve()), "units": str(units.resolve()), "model": str(model.resolve())},
+    )
+    final_md, _ = write_report(final)
+    print(f"[6/8] threshold calibration of the heuristic rules on the extracted text -> {out / 'inspect'}/")
     inspect_md = inspect_corpus([str(clean / "data")], str(out / "inspect"), config=str(DEMO_CONFIG))
-    tok_dir, tokens = out / "tokenizer", out / "tokens"
-    print(f"[5/6] {DEMO_TOKENIZER.relative_to(REPO_ROOT)}: byte-level BPE on the clean corpus -> {tok_dir}/")
-    tok_card = train_tokenizer(str(DEMO_TOKENIZER), [str(clean / "data")], str(tok_dir))
-    evaluate_tokenizers([str(tok_dir)], [str(clean / "data")])
-    print(f"[6/6] token shards per source -> {tokens}/")
-    if tokens.exists():
-        shutil.rmtree(tokens)
-    meta = tokenize_corpus(str(tok_dir), [str(clean / "data")], str(tokens), tasks=args.tasks, workers=args.workers)
-    t, m = summary["totals"], card["metrics"]
+    print(f"[7/8] {DEMO_TOKENIZER.relative_to(REPO_ROOT)}: byte-level BPE on the final corpus -> {tok_dir}/")
+    tok_card = train_tokenizer(str(DEMO_TOKENIZER), [str(final / "data")], str(tok_dir))
+    evaluate_tokenizers([str(tok_dir)], [str(final / "data")])
+    print(f"[8/8] token shards per source -> {tokens}/")
+    meta = tokenize_corpus(str(tok_dir), [str(final / "data")], str(tokens), tasks=args.tasks, workers=args.workers)
+    t, ft, m = summary["totals"], final_summary["totals"], card["metrics"]
     print(
-        f"\n{t['records']} records read: {t['kept']} kept, {t['removed']} removed, {t['quarantined']} quarantined "
-        f"({summary['wall_s']} s)\n"
-        f"  corpus (parquet):     {clean / 'data'}/<source>/*.parquet (scored: {scored / 'data'})\n"
-        f"  removed documents:    {clean / 'removed'}/<stage>/*.jsonl.gz\n"
+        f"\n{t['records']} records read: {t['kept']} kept by the filters ({t['removed']} removed, "
+        f"{t['quarantined']} quarantined), {dd['removed']} near-duplicate documents, "
+        f"{ft['removed']} left too short by paragraph dedup: {ft['kept']} documents\n"
+        f"  corpus (parquet):     {final / 'data'}/<source>/*.parquet\n"
+        f"  removed, with reasons: {clean / 'removed'}, {dedup / 'removed'}, {final / 'removed'}\n"
         f"  quarantined records:  {clean / 'quarantine'}/<source>/*.jsonl.gz\n"
-        f"  report:               {md} (stats {clean / 'stats.json'})\n"
+        f"  reports:              {md}, {final_md}\n"
         f"  quality classifier:   {model} (held-out ROC AUC {m['roc_auc']}, card {model}.json)\n"
         f"  threshold evidence:   {inspect_md}\n"
         f"  tokenizer:            {tok_dir} ({tok_card['vocab_size']} tokens; report {tok_dir / 'report.md'})\n"

@@ -116,16 +116,18 @@ def test_demo_runs_offline(tmp_path):
     assert sum(1 for _, source, _ in kept_documents(out / "clean") if source == "books") == 15
     card = orjson.loads((out / "quality.bin.json").read_bytes())
     assert card["metrics"]["roc_auc"] > 0.9
-    scored = orjson.loads((out / "scored" / "stats.json").read_bytes())
-    assert scored["conserved"] and scored["totals"]["kept"] == stats["totals"]["kept"]
+    dedup = orjson.loads((out / "dedup" / "dedup.json").read_bytes())
+    assert dedup["documents"] == stats["totals"]["kept"] and dedup["conserved"]
+    final = orjson.loads((out / "final" / "stats.json").read_bytes())
+    assert final["conserved"] and final["totals"]["records"] == dedup["kept"]
     import pyarrow.parquet as pq
 
-    meta = [orjson.loads(m) for m in pq.read_table(out / "scored" / "data" / "web").column("metadata").to_pylist()]
+    meta = [orjson.loads(m) for m in pq.read_table(out / "final" / "data" / "web").column("metadata").to_pylist()]
     assert meta and all(0.0 <= m["quality_score"] <= 1.0 for m in meta)
     assert (out / "inspect" / "inspect.md").is_file()
     tokens = orjson.loads((out / "tokens" / "meta.json").read_bytes())
     assert tokens["dtype"] == "uint16" and tokens["vocab_size"] == 4096
-    assert tokens["totals"]["train"]["documents"] + tokens["totals"]["heldout"]["documents"] == stats["totals"]["kept"]
+    assert tokens["totals"]["train"]["documents"] + tokens["totals"]["heldout"]["documents"] == final["totals"]["kept"]
     assert (out / "tokenizer" / "tokenizer.json").is_file() and (out / "tokenizer" / "report.md").is_file()
 
 
