@@ -14,6 +14,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEMO_CONFIG = REPO_ROOT / "pipelines" / "demo.yaml"
 DEMO_FINAL_CONFIG = REPO_ROOT / "pipelines" / "demo-final.yaml"
 DEMO_TOKENIZER = REPO_ROOT / "tokenizer_training" / "demo-bpe-4k.yaml"
+DEMO_ABLATION = REPO_ROOT / "pipelines" / "ablation-demo.yaml"
 
 EXAMPLES = """examples:
   curate demo                                        # the whole flow on the bundled sample
@@ -80,34 +81,40 @@ def cmd_demo(args) -> None:
         raise SystemExit(f"curate demo: {out} exists and is not a demo output; choose another -o")
     clean, dedup, final, model = out / "clean", out / "dedup", out / "final", out / "quality.bin"
     units, tok_dir, tokens = out / "units.npz", out / "tokenizer", out / "tokens"
-    for stale in (dedup, tokens):  # these steps resume instead of starting over; the demo starts over
+    for stale in (dedup, tokens, out / "ablation"):  # these steps resume instead of starting over; the demo starts over
         if stale.exists():
             shutil.rmtree(stale)
 
-    print(f"[1/8] {DEMO_CONFIG.relative_to(REPO_ROOT)} on the bundled sample -> {clean}/")
+    print(f"[1/9] {DEMO_CONFIG.relative_to(REPO_ROOT)} on the bundled sample -> {clean}/")
     summary = run_pipeline(str(DEMO_CONFIG), str(clean), tasks=args.tasks, workers=args.workers, overwrite=True)
     md, _ = write_report(clean)
-    print(f"[2/8] near-duplicate documents (MinHash, Jaccard >= 0.8) -> {dedup}/")
+    print(f"[2/9] near-duplicate documents (MinHash, Jaccard >= 0.8) -> {dedup}/")
     dd = dedup_documents([str(clean / "data")], str(dedup), MinhashConfig.for_threshold(0.8), tasks=args.tasks,
                          workers=args.workers)
-    print(f"[3/8] paragraphs shared across documents -> {units}")
+    print(f"[3/9] paragraphs shared across documents -> {units}")
     index_units([str(dedup / "data")], str(units), unit="paragraph", min_words=5)
-    print(f"[4/8] quality classifier: wiki + books (positive) vs web (negative) -> {model}")
+    print(f"[4/9] quality classifier: wiki + books (positive) vs web (negative) -> {model}")
     card = train_classifier([str(dedup / "data" / "wiki"), str(dedup / "data" / "books")], [str(dedup / "data" / "web")],
                             str(model))
-    print(f"[5/8] {DEMO_FINAL_CONFIG.relative_to(REPO_ROOT)}: paragraph dedup and quality scores -> {final}/")
+    print(f"[5/9] {DEMO_FINAL_CONFIG.relative_to(REPO_ROOT)}: paragraph dedup and quality scores -> {final}/")
     final_summary = run_pipeline(
         str(DEMO_FINAL_CONFIG), str(final), tasks=args.tasks, workers=args.workers, overwrite=True,
         variables={"dedup": str((dedup / "data").resolve()), "units": str(units.resolve()), "model": str(model.resolve())},
     )
     final_md, _ = write_report(final)
-    print(f"[6/8] threshold calibration of the heuristic rules on the extracted text -> {out / 'inspect'}/")
+    print(f"[6/9] threshold calibration of the heuristic rules on the extracted text -> {out / 'inspect'}/")
     inspect_md = inspect_corpus([str(clean / "data")], str(out / "inspect"), config=str(DEMO_CONFIG))
-    print(f"[7/8] {DEMO_TOKENIZER.relative_to(REPO_ROOT)}: byte-level BPE on the final corpus -> {tok_dir}/")
+    print(f"[7/9] {DEMO_TOKENIZER.relative_to(REPO_ROOT)}: byte-level BPE on the final corpus -> {tok_dir}/")
     tok_card = train_tokenizer(str(DEMO_TOKENIZER), [str(final / "data")], str(tok_dir))
     evaluate_tokenizers([str(tok_dir)], [str(final / "data")])
-    print(f"[8/8] token shards per source -> {tokens}/")
+    print(f"[8/9] token shards per source -> {tokens}/")
     meta = tokenize_corpus(str(tok_dir), [str(final / "data")], str(tokens), tasks=args.tasks, workers=args.workers)
+    print(f"[9/9] {DEMO_ABLATION.relative_to(REPO_ROOT)}: proxies over three mixtures and the natural one -> "
+          f"{out / 'ablation'}/")
+    from curate.ablate import ablate
+
+    abl = ablate(str(DEMO_ABLATION), out_dir=str(out / "ablation"), overrides={"tokens": str(tokens.resolve())},
+                 threads=1)
     t, ft, m = summary["totals"], final_summary["totals"], card["metrics"]
     print(
         f"\n{t['records']} records read: {t['kept']} kept by the filters ({t['removed']} removed, "
@@ -120,7 +127,8 @@ def cmd_demo(args) -> None:
         f"  quality classifier:   {model} (held-out ROC AUC {m['roc_auc']}, card {model}.json)\n"
         f"  threshold evidence:   {inspect_md}\n"
         f"  tokenizer:            {tok_dir} ({tok_card['vocab_size']} tokens; report {tok_dir / 'report.md'})\n"
-        f"  token shards:         {tokens}/<source>/{{train,heldout}}/*.bin ({meta['dtype']}; {tokens / 'meta.json'})"
+        f"  token shards:         {tokens}/<source>/{{train,heldout}}/*.bin ({meta['dtype']}; {tokens / 'meta.json'})\n"
+        f"  mixture ablation:     {out / 'ablation' / 'report.md'} ({abl['finished']} proxies)"
     )
 
 
@@ -184,7 +192,20 @@ def cmd_eval(args) -> None:
     from curate.evaluate import evaluate_run
 
     scores = evaluate_run(args.run, tasks=args.task or None, seed=args.seed, device=args.device)
+    if args.finetune:
+        from curate.evaluate.finetune import finetune_probe
+
+        probe = finetune_probe(args.run, mode=args.finetune, seed=args.seed, device=args.device)
+        scores["finetune"] = {k: probe[k] for k in ("accuracy", "majority_baseline", "trainable_params") if k in probe}
     print(json.dumps(scores, indent=2))
+
+
+def cmd_ablate(args) -> None:
+    from curate.ablate import ablate
+
+    summary = ablate(args.config, out_dir=args.out, executor=args.executor, ray_address=args.ray_address,
+                     overrides=_pairs(args.var, "--var"), threads=args.threads)
+    print(f"\n{summary.get('markdown', '')}\nreport: {Path(summary['out_dir']) / 'report.md'}")
 
 
 def cmd_dedup_documents(args) -> None:
@@ -351,7 +372,23 @@ def build_parser() -> argparse.ArgumentParser:
     evalp.add_argument("--task", action="append", default=[], help="multiple-choice JSONL (context, choices, gold)")
     evalp.add_argument("--seed", type=int, default=0)
     evalp.add_argument("--device", default="auto")
+    evalp.add_argument("--finetune", choices=["full", "lora"], help="also finetune a classifier on the bundled "
+                       "Rotten Tomatoes task and report held-out accuracy")
     evalp.set_defaults(func=cmd_eval)
+
+    ablatep = sub.add_parser(
+        "ablate",
+        help="train and score proxies over data mixtures; a report with the table, plots and a fitted mixing law",
+        epilog="example: curate ablate pipelines/ablation.yaml --var tokens=out/tokens -o out/ablation",
+    )
+    ablatep.add_argument("config", help="ablation YAML (see pipelines/ablation.yaml)")
+    ablatep.add_argument("-o", "--out", help="ablation folder (default: from the config)")
+    ablatep.add_argument("--executor", choices=["local", "ray"], default="local")
+    ablatep.add_argument("--ray-address")
+    ablatep.add_argument("--var", action="append", default=[], metavar="NAME=VALUE",
+                         help="fill {NAME} in the config, or set a key: --var proxy.depth=4")
+    ablatep.add_argument("--threads", type=int, help="torch threads per run (1 on small shared machines)")
+    ablatep.set_defaults(func=cmd_ablate)
 
     demo = sub.add_parser("demo", help="run everything on the bundled sample", epilog="example: curate demo -o demo-out")
     demo.add_argument("-o", "--out", default="curate-demo", help="output folder (default: ./curate-demo)")

@@ -129,6 +129,13 @@ def test_demo_runs_offline(tmp_path):
     assert tokens["dtype"] == "uint16" and tokens["vocab_size"] == 4096
     assert tokens["totals"]["train"]["documents"] + tokens["totals"]["heldout"]["documents"] == final["totals"]["kept"]
     assert (out / "tokenizer" / "tokenizer.json").is_file() and (out / "tokenizer" / "report.md").is_file()
+    # The mixture ablation: the books-heavy proxy has a lower books bits-per-byte than the natural mix, by more
+    # than twice the spread of the baseline's seeds.
+    ablation = orjson.loads((out / "ablation" / "summary.json").read_bytes())
+    assert ablation["complete"] and ablation["finished"] == 6
+    books_heavy = next(r for r in ablation["rows"] if r["mixture"] == "books80-web10-wiki10")
+    assert books_heavy["metrics"]["bpb_books"]["delta"] < 0 and books_heavy["metrics"]["bpb_books"]["flag"]
+    assert (out / "ablation" / "report.md").is_file() and (out / "ablation" / "ratios.csv").is_file()
 
 
 def test_a_step_applies_to_its_sources_only(inputs, tmp_path):
@@ -165,6 +172,23 @@ def test_bad_config_gives_one_line_error(config, message, inputs, tmp_path):
     proc = subprocess.run(CURATE + ["run", str(path), "-o", str(tmp_path / "o")], capture_output=True, text=True)
     assert proc.returncode == 2
     assert message in proc.stderr and "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_books_recipe_runs_on_the_bundled_books(tmp_path):
+    out = tmp_path / "books"
+    summary = run_pipeline(str(REPO / "pipelines" / "books.yaml"), str(out), tasks=2, workers=2)
+    assert summary["conserved"] and summary["totals"]["records"] == 15 and summary["totals"]["kept"] >= 8
+    # Long-form text is not judged by web rules: no book is removed for repetition or line punctuation.
+    reasons = {r for s in summary["stages"] for r in s.get("removed_reasons", {})}
+    assert not reasons & {"dup_line_frac", "line_punct_ratio", "gopher_long_doc", "gopher_too_many_bullets"}
+
+
+def test_web_recipes_load():
+    from curate.config import load_config
+
+    assert [k for k, _ in load_config(REPO / "pipelines" / "web.yaml").steps][-1] == "pii"
+    final = load_config(REPO / "pipelines" / "web-final.yaml", variables={"dedup": "/d", "units": "/u.npz"})
+    assert [k for k, _ in final.steps] == ["sentence_dedup"]
 
 
 def test_readme_config_example_is_valid(tmp_path):
