@@ -15,6 +15,7 @@ DEMO_CONFIG = REPO_ROOT / "pipelines" / "demo.yaml"
 DEMO_FINAL_CONFIG = REPO_ROOT / "pipelines" / "demo-final.yaml"
 DEMO_TOKENIZER = REPO_ROOT / "tokenizer_training" / "demo-bpe-4k.yaml"
 DEMO_ABLATION = REPO_ROOT / "pipelines" / "ablation-demo.yaml"
+EVAL_TASKS = Path(__file__).resolve().parent / "data" / "tasks"
 
 EXAMPLES = """examples:
   curate demo                                        # the whole flow on the bundled sample
@@ -67,6 +68,7 @@ def cmd_report(args) -> None:
 def cmd_demo(args) -> None:
     if not DEMO_CONFIG.is_file():
         raise SystemExit(f"curate demo: {DEMO_CONFIG} not found; run it from a source checkout (git clone, make demo)")
+    from curate.dedup.dataset import build_index
     from curate.dedup.document import dedup_documents
     from curate.dedup.minhash import MinhashConfig
     from curate.dedup.sentence import index_units
@@ -91,15 +93,18 @@ def cmd_demo(args) -> None:
     print(f"[2/9] near-duplicate documents (MinHash, Jaccard >= 0.8) -> {dedup}/")
     dd = dedup_documents([str(clean / "data")], str(dedup), MinhashConfig.for_threshold(0.8), tasks=args.tasks,
                          workers=args.workers)
-    print(f"[3/9] paragraphs shared across documents -> {units}")
+    print(f"[3/9] paragraphs shared across documents -> {units}; evaluation tasks -> {out / 'eval-tasks.index.npz'}")
     index_units([str(dedup / "data")], str(units), unit="paragraph", min_words=5)
+    eval_index = out / "eval-tasks.index.npz"
+    build_index([str(EVAL_TASKS)], str(eval_index), MinhashConfig.for_threshold(0.8))
     print(f"[4/9] quality classifier: wiki + books (positive) vs web (negative) -> {model}")
     card = train_classifier([str(dedup / "data" / "wiki"), str(dedup / "data" / "books")], [str(dedup / "data" / "web")],
                             str(model))
-    print(f"[5/9] {DEMO_FINAL_CONFIG.relative_to(REPO_ROOT)}: paragraph dedup and quality scores -> {final}/")
+    print(f"[5/9] {DEMO_FINAL_CONFIG.relative_to(REPO_ROOT)}: decontamination, paragraph dedup, quality scores -> {final}/")
     final_summary = run_pipeline(
         str(DEMO_FINAL_CONFIG), str(final), tasks=args.tasks, workers=args.workers, overwrite=True,
-        variables={"dedup": str((dedup / "data").resolve()), "units": str(units.resolve()), "model": str(model.resolve())},
+        variables={"dedup": str((dedup / "data").resolve()), "units": str(units.resolve()), "model": str(model.resolve()),
+                   "eval_index": str(eval_index.resolve())},
     )
     final_md, _ = write_report(final)
     print(f"[6/9] threshold calibration of the heuristic rules on the extracted text -> {out / 'inspect'}/")
@@ -209,6 +214,7 @@ def cmd_ablate(args) -> None:
 
 
 def cmd_dedup_documents(args) -> None:
+    from curate.dedup.dataset import build_index
     from curate.dedup.document import dedup_documents
     from curate.dedup.minhash import MinhashConfig
 

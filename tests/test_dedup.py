@@ -266,3 +266,23 @@ def test_sentence_dedup_across_tasks_does_not_depend_on_the_task_count(data_dir,
 
     spans = read_records(str(tmp_path / "out2" / "removed" / "sentence_dedup" / "spans"))
     assert len([s for s in spans if boiler in s["text"]]) == 19
+
+
+def test_decontamination_against_the_bundled_tasks(data_dir, tmp_path):
+    """A document that quotes an evaluation item is removed, naming the index and the item; one that does not stays."""
+    import orjson
+    from datatrove.data import Document
+
+    from curate.dedup.dataset import DatasetDedup, build_index
+    from curate.dedup.minhash import MinhashConfig
+    from curate.stage import Drop
+
+    index = tmp_path / "tasks.npz"
+    build_index([str(data_dir / "tasks")], str(index), MinhashConfig.for_threshold(0.8))
+    item = orjson.loads((data_dir / "tasks" / "bigbench_anachronisms.jsonl").read_bytes().splitlines()[3])
+    wiki = orjson.loads((data_dir / "wiki" / "enwiki.jsonl").read_bytes().splitlines()[0])["text"][:3000]
+    step = DatasetDedup([str(index)], measure="containment", threshold=0.8)
+    leaked = step.process(Document(text=wiki + "\n\n" + item["context"] + "\n\n" + wiki[:500], id="leak"))
+    assert isinstance(leaked, Drop) and leaked.reason == "in_index"
+    assert leaked.details["matched_id"] == item["id"] and leaked.details["index"]
+    assert not isinstance(step.process(Document(text=wiki, id="clean")), Drop)

@@ -39,7 +39,8 @@ def _documents(dirs: list[str]):
                 for r, line in enumerate(open(f, "rb")):
                     if line.strip():
                         rec = orjson.loads(line)
-                        yield str(rec.get("id", f"{f}#{r}")), rec.get("text") or ""
+                        # multiple-choice task files hold their text in `context` (curate/data/tasks)
+                        yield str(rec.get("id", f"{f}#{r}")), rec.get("text") or rec.get("context") or ""
 
 
 def build_index(dirs: list[str], out_path: str, config: MinhashConfig | None = None) -> dict:
