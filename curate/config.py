@@ -18,8 +18,10 @@ argument is a variable: `{data}` is the bundled sample folder, others come from 
 A step may take `sources: [web]` to apply to the documents of those sources only.
 """
 
+import importlib
 import inspect
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,44 +34,56 @@ class ConfigError(ValueError):
     pass
 
 
-def _readers():
-    from curate.io.books import BookReader
-    from curate.io.jsonl import JsonlReader
-    from curate.io.parquet import ParquetReader
-    from curate.io.warc import WarcReader
+class Registry(Mapping):
+    """Step names -> classes, imported on first use: checking a config for unknown names costs no import, and
+    a pipeline imports only the libraries its own steps need (presidio and spaCy alone take seconds)."""
 
-    return {"warc": WarcReader, "jsonl": JsonlReader, "parquet": ParquetReader, "books": BookReader}
+    def __init__(self, paths: dict[str, str]):
+        self._paths = paths
 
+    def __getitem__(self, name: str):
+        module, _, cls = self._paths[name].partition(":")
+        return getattr(importlib.import_module(module), cls)
 
-def _steps():
-    from curate.dedup.dataset import DatasetDedup
-    from curate.dedup.sentence import SentenceDedup
-    from curate.io.html import HtmlExtract
-    from curate.quality.classifier import FastTextQualityFilter
-    from curate.quality.heuristics import C4Quality, FineWebQuality, GopherQuality, GopherRepetition
-    from curate.quality.langid import LanguageFilter
-    from curate.quality.length import LengthFilter
-    from curate.pii.scrubber import PIIScrubber
+    def __iter__(self):
+        return iter(self._paths)
 
-    return {
-        "html_extract": HtmlExtract,
-        "length_filter": LengthFilter,
-        "gopher_repetition": GopherRepetition,
-        "gopher_quality": GopherQuality,
-        "c4_quality": C4Quality,
-        "fineweb_quality": FineWebQuality,
-        "language": LanguageFilter,
-        "quality_classifier": FastTextQualityFilter,
-        "pii": PIIScrubber,
-        "sentence_dedup": SentenceDedup,
-        "dataset_dedup": DatasetDedup,
-    }
+    def __len__(self):
+        return len(self._paths)
 
 
-def _writers():
-    from curate.io.writer import ShardWriter
+READERS = Registry({
+    "warc": "curate.io.warc:WarcReader",
+    "jsonl": "curate.io.jsonl:JsonlReader",
+    "parquet": "curate.io.parquet:ParquetReader",
+    "books": "curate.io.books:BookReader",
+})
+STEPS = Registry({
+    "html_extract": "curate.io.html:HtmlExtract",
+    "length_filter": "curate.quality.length:LengthFilter",
+    "gopher_repetition": "curate.quality.heuristics:GopherRepetition",
+    "gopher_quality": "curate.quality.heuristics:GopherQuality",
+    "c4_quality": "curate.quality.heuristics:C4Quality",
+    "fineweb_quality": "curate.quality.heuristics:FineWebQuality",
+    "language": "curate.quality.langid:LanguageFilter",
+    "quality_classifier": "curate.quality.classifier:FastTextQualityFilter",
+    "pii": "curate.pii.scrubber:PIIScrubber",
+    "sentence_dedup": "curate.dedup.sentence:SentenceDedup",
+    "dataset_dedup": "curate.dedup.dataset:DatasetDedup",
+})
+WRITERS = Registry({"parquet": "curate.io.writer:ShardWriter"})
 
-    return {"parquet": ShardWriter}
+
+def _readers() -> Mapping:
+    return READERS
+
+
+def _steps() -> Mapping:
+    return STEPS
+
+
+def _writers() -> Mapping:
+    return WRITERS
 
 
 @dataclass
