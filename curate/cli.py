@@ -214,7 +214,6 @@ def cmd_ablate(args) -> None:
 
 
 def cmd_dedup_documents(args) -> None:
-    from curate.dedup.dataset import build_index
     from curate.dedup.document import dedup_documents
     from curate.dedup.minhash import MinhashConfig
 
