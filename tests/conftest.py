@@ -65,3 +65,22 @@ def two_task_run(inputs, tmp_path_factory) -> Path:
 
     run_pipeline(str(inputs / "test.yaml"), str(out), tasks=2, workers=2)
     return out
+
+
+@pytest.fixture
+def one_thread():
+    # Two cores shared with other jobs: torch's two threads spin against each other (10x slower here).
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory) -> Path:
+    """Token shards of three real sources with a 512-token BPE, shared by the torch tests (helpers.build_corpus)."""
+    from helpers import build_corpus
+
+    return build_corpus(tmp_path_factory.getbasetemp() / "train-corpus")

@@ -1,7 +1,11 @@
 """Small helpers shared by the tests: run a reader alone, build WARC records from real pages."""
 
 import io
+import json
 from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
@@ -57,3 +61,55 @@ def kept_documents(out: Path) -> list[tuple[str, str, str]]:
         t = pq.read_table(path).to_pydict()
         rows += zip(t["id"], t["source"], t["text"])
     return sorted(rows)
+
+
+# --- a tiny token corpus for the training, evaluation, finetune and ablation tests ---------------------------
+
+TRAIN_BOOKS = ["moby-dick-or-the-whale.txt", "the-adventures-of-sherlock-holmes.txt", "hamlet.txt", "macbeth.txt"]
+TOKENIZER = {"library": "hf", "model": "bpe", "vocab_size": 512, "special_tokens": ["<|endoftext|>"],
+             "pre_tokenization": "byte_level", "normalization": "none", "seed": 0, "holdout_fraction": 0.1}
+
+
+def write_parquet(path: Path, docs: list[dict]) -> None:
+    from curate.io.writer import shard_schema
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = [{"id": d["id"], "text": d["text"], "source": d["source"], "url": d.get("url", ""), "metadata": "{}"}
+            for d in docs]
+    pq.write_table(pa.Table.from_pylist(rows, schema=shard_schema()), path)
+
+
+def build_corpus(root: Path) -> Path:
+    """root/tokens: token shards of three real sources (books, web, wiki) with a 512-token BPE trained on
+    them (root/tok). Built once per test session (a done-marker lets test modules share it)."""
+    from curate.io.html import trafilatura_extract
+    from curate.tokenizer import tokenize_corpus, train_tokenizer
+
+    tokens = root / "tokens"
+    if (root / "done").is_file():
+        return tokens
+    books = []
+    for name in TRAIN_BOOKS:
+        text = (SAMPLE_WARC.parent.parent / "books" / name).read_text(encoding="utf-8")[:200_000]
+        books += [{"id": f"{name}#{k}", "text": text[i : i + 5000], "source": "books"}
+                  for k, i in enumerate(range(0, len(text), 5000))]
+    web = []
+    for url, html in real_pages(12):
+        text = trafilatura_extract(html.decode("utf-8", "replace"), True, True)
+        if text:
+            web += [{"id": f"{url}#{k}", "text": text[i : i + 5000], "source": "web", "url": url}
+                    for k, i in enumerate(range(0, len(text), 5000))]
+    wiki = []
+    with open(SAMPLE_WARC.parent.parent / "wiki" / "enwiki.jsonl", encoding="utf-8") as f:
+        for line in f:
+            doc = json.loads(line)
+            wiki.append({"id": f"wiki/{doc['id']}", "text": doc["text"][:5000], "source": "wiki"})
+            if len(wiki) == 60:
+                break
+    for source, docs in (("books", books), ("web", web), ("wiki", wiki)):
+        write_parquet(root / "data" / source / "00000.parquet", docs)
+    recipe = {**TOKENIZER, "sources": {"books": 1.0, "web": 1.0, "wiki": 1.0}}
+    train_tokenizer(recipe, [str(root / "data")], str(root / "tok"))
+    tokenize_corpus(str(root / "tok"), [str(root / "data")], str(tokens))
+    (root / "done").write_text("ok\n")
+    return tokens

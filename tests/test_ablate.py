@@ -7,30 +7,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 import yaml
 
 from curate.ablate import ablate, load_ablation_config, make_plan
 from curate.ablate.fit import EPS, fit_all, loo_spearman, spearman
 from curate.ablate.plan import dirichlet_mixtures, grid_mixtures
 from curate.config import ConfigError
-from test_train import build_corpus
 
 TINY = {"depth": 1, "seq_len": 32, "batch_size": 4, "tokens": [32 * 4 * 12], "device": "cpu"}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Two cores shared with other jobs: torch's two threads spin against each other (10x slower here).
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-@pytest.fixture(scope="session")
-def corpus(tmp_path_factory) -> Path:
-    return build_corpus(tmp_path_factory.getbasetemp() / "train-corpus")
 
 
 def write_config(tmp: Path, corpus: Path, **kw) -> Path:

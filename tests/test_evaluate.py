@@ -12,21 +12,11 @@ from curate.evaluate import bits_per_byte, build_lastword_task, evaluate_run, lo
 from curate.evaluate.bpb import load_token_bytes, source_bpb
 from curate.evaluate.cloze import from_arc, from_hellaswag, from_piqa
 from curate.train import train
-from test_train import build_corpus
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Two cores shared with other jobs: torch's two threads spin against each other (10x slower here).
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-@pytest.fixture(scope="session")
-def corpus(tmp_path_factory) -> Path:
-    return build_corpus(tmp_path_factory.getbasetemp() / "train-corpus")
 
 
 def proxy(corpus: Path, out: Path, weights: dict, steps: int = 80, seed: int = 0) -> Path:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from test_train import build_corpus
+from helpers import build_corpus
 
 from curate.evaluate.cloze import load_task, score_task
 from curate.evaluate.finetune import (ROTTEN_TOMATOES, LoRALinear, finetune_probe, load_classification_task,
@@ -18,12 +18,7 @@ TASKS = Path(__file__).parent.parent / "curate" / "data" / "tasks"
 BIGBENCH = {"bigbench_anachronisms.jsonl": 230, "bigbench_phrase_relatedness.jsonl": 100}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

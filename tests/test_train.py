@@ -7,79 +7,13 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 import torch
 
 from curate.train import GPT, GPTConfig, MixtureDriftError, MixtureSampler, train
 from curate.train.loop import lr_at
 
-DATA = Path(__file__).parent.parent / "curate" / "data"
-BOOKS = ["moby-dick-or-the-whale.txt", "the-adventures-of-sherlock-holmes.txt", "hamlet.txt", "macbeth.txt"]
-TOKENIZER = {"library": "hf", "model": "bpe", "vocab_size": 512, "special_tokens": ["<|endoftext|>"],
-             "pre_tokenization": "byte_level", "normalization": "none", "seed": 0, "holdout_fraction": 0.1}
-
-
-def write_parquet(path: Path, docs: list[dict]) -> None:
-    from curate.io.writer import shard_schema
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rows = [{"id": d["id"], "text": d["text"], "source": d["source"], "url": d.get("url", ""), "metadata": "{}"}
-            for d in docs]
-    pq.write_table(pa.Table.from_pylist(rows, schema=shard_schema()), path)
-
-
-def build_corpus(root: Path) -> Path:
-    """root/tokens: token shards of three real sources (books, web, wiki) with a 512-token BPE trained on
-    them (root/tok). Built once per test session (a done-marker lets test modules share it)."""
-    from helpers import real_pages
-
-    from curate.io.html import trafilatura_extract
-    from curate.tokenizer import tokenize_corpus, train_tokenizer
-
-    tokens = root / "tokens"
-    if (root / "done").is_file():
-        return tokens
-    books = []
-    for name in BOOKS:
-        text = (DATA / "books" / name).read_text(encoding="utf-8")[:200_000]
-        books += [{"id": f"{name}#{k}", "text": text[i : i + 5000], "source": "books"}
-                  for k, i in enumerate(range(0, len(text), 5000))]
-    web = []
-    for url, html in real_pages(12):
-        text = trafilatura_extract(html.decode("utf-8", "replace"), True, True)
-        if text:
-            web += [{"id": f"{url}#{k}", "text": text[i : i + 5000], "source": "web", "url": url}
-                    for k, i in enumerate(range(0, len(text), 5000))]
-    wiki = []
-    with open(DATA / "wiki" / "enwiki.jsonl", encoding="utf-8") as f:
-        for line in f:
-            doc = json.loads(line)
-            wiki.append({"id": f"wiki/{doc['id']}", "text": doc["text"][:5000], "source": "wiki"})
-            if len(wiki) == 60:
-                break
-    for source, docs in (("books", books), ("web", web), ("wiki", wiki)):
-        write_parquet(root / "data" / source / "00000.parquet", docs)
-    recipe = {**TOKENIZER, "sources": {"books": 1.0, "web": 1.0, "wiki": 1.0}}
-    train_tokenizer(recipe, [str(root / "data")], str(root / "tok"))
-    tokenize_corpus(str(root / "tok"), [str(root / "data")], str(tokens))
-    (root / "done").write_text("ok\n")
-    return tokens
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Two cores shared with other jobs: torch's two threads spin against each other (10x slower here).
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-@pytest.fixture(scope="session")
-def corpus(tmp_path_factory) -> Path:
-    return build_corpus(tmp_path_factory.getbasetemp() / "train-corpus")
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny(tmp: Path, corpus: Path, name: str, **kw) -> dict:
