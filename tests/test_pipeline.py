@@ -88,7 +88,7 @@ def test_killed_run_resumes_to_the_same_output(two_task_run, inputs, tmp_path):
     os.killpg(proc.pid, signal.SIGKILL)  # mid-run: at least one task done, others not
     proc.wait()
     done_before = len(list((out / "logs" / "completions").glob("*")))
-    assert 1 <= done_before < 4
+    assert 0 < done_before < 4  # killed after a task finished and before all did
 
     rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
