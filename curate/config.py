@@ -59,6 +59,7 @@ READERS = Registry({
     "books": "curate.io.books:BookReader",
 })
 STEPS = Registry({
+    "url_filter": "curate.quality.urls:URLFilter",
     "html_extract": "curate.io.html:HtmlExtract",
     "length_filter": "curate.quality.length:LengthFilter",
     "gopher_repetition": "curate.quality.heuristics:GopherRepetition",
@@ -122,6 +123,8 @@ def _entry(item, where: str, noun: str, registry: dict, file: Path, reserved: tu
     return kind, dict(args)
 
 
+# Step arguments that name a file: taken relative to the config file like the readers' paths.
+FILE_ARGUMENTS = ("model_path", "block_domains", "block_urls", "allow_domains")
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -169,8 +172,9 @@ def load_config(path: str | Path, variables: dict[str, str] | None = None) -> Pi
             args["path"] = resolve_path(args["path"], path.parent)
     sources = [args["source"] for _, args in readers]
     for i, (kind, args) in enumerate(steps):
-        if args.get("model_path"):
-            args["model_path"] = resolve_path(args["model_path"], path.parent)
+        for key in FILE_ARGUMENTS:
+            if isinstance(args.get(key), str):  # a file path, not a list given inline
+                args[key] = resolve_path(args[key], path.parent)
         only = args.get("sources")
         if only is not None and (not isinstance(only, list) or not set(only) <= set(sources)):
             raise ConfigError(f"{path}: steps[{i}] ({kind}): `sources` must list reader sources {sources}, got {only!r}")

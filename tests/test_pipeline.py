@@ -198,6 +198,7 @@ def test_readme_config_example_is_valid(tmp_path):
     readme = (REPO / "README.md").read_text()
     example = readme.split("```yaml\n", 1)[1].split("```", 1)[0]
     (tmp_path / "example.yaml").write_text(example)
+    (tmp_path / "my-blocklist.txt").write_text("example.net\n")
     config = load_config(tmp_path / "example.yaml", variables={"pii_salt": "a secret"})
-    assert [kind for kind, _ in config.steps][:4] == ["html_extract", "pii", "length_filter", "language"]
+    assert [kind for kind, _ in config.steps][:4] == ["url_filter", "html_extract", "pii", "length_filter"]
     assert {kind for kind, _ in config.readers} == {"warc", "books", "jsonl"}

@@ -1,10 +1,26 @@
-"""HTML to text with trafilatura, as a stage of its own so that failed extractions are counted and kept."""
+"""HTML to text, as a stage of its own so that failed extractions are counted and kept.
+
+Two engines, both main-content extractors that drop navigation and boilerplate:
+- trafilatura (FineWeb's choice; the default), about 1 MB of HTML per second per core here;
+- resiliparse (DCLM's choice: its ablations found the same downstream quality as trafilatura at a fraction
+  of the cost), about 24 times faster on the bundled pages; headings and inline code stay in their lines.
+"""
 
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.extractors.base import ExtractorSandbox
 
 from curate.io.warc import HTML_TYPES
 from curate.stage import Drop, Stage
+
+
+ENGINES = ("trafilatura", "resiliparse")
+
+
+def resiliparse_extract(html: str) -> str:
+    from resiliparse.extract.html2text import extract_plain_text
+
+    # alt texts and link targets are not prose; list bullets keep list items recognisable as such
+    return extract_plain_text(html, main_content=True, alt_texts=False, links=False, list_bullets=True)
 
 
 def trafilatura_extract(html: str, favor_precision: bool, include_tables: bool) -> str | None:
@@ -22,20 +38,31 @@ def trafilatura_extract(html: str, favor_precision: bool, include_tables: bool) 
 
 
 class HtmlExtract(Stage):
-    """Replaces the HTML of documents read from WARC files by their main text. Removes, with a reason, pages where trafilatura finds no
-    text, raises, or runs past `timeout` seconds (5 s by default: large Sphinx pages take ~1.5 s here, and
-    datatrove's default of 1 s times out on them)."""
+    """Replaces the HTML of documents read from WARC files by their main text. Removes, with a reason, pages where the engine finds
+    no text, raises, or runs past `timeout` seconds (5 s by default: large Sphinx pages take ~1.5 s in
+    trafilatura here, and datatrove's default of 1 s times out on them)."""
 
     name = "html_extract"
 
-    def __init__(self, timeout: float = 5.0, favor_precision: bool = True, include_tables: bool = True):
+    def __init__(
+        self,
+        engine: str = "trafilatura",
+        timeout: float = 5.0,
+        favor_precision: bool = True,
+        include_tables: bool = True,
+    ):
         super().__init__()
+        if engine not in ENGINES:
+            raise ValueError(f"html_extract: engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+        self.engine = engine
         self.timeout = timeout
         self.favor_precision = favor_precision
         self.include_tables = include_tables
         self._sandbox: ExtractorSandbox | None = None
 
     def _extract(self, html: str) -> str | None:
+        if self.engine == "resiliparse":
+            return resiliparse_extract(html)
         return trafilatura_extract(html, self.favor_precision, self.include_tables)
 
     def process(self, doc: Document) -> Document | Drop:
