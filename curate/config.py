@@ -202,22 +202,42 @@ def override_inputs(config: PipelineConfig, inputs: dict[str, str]) -> None:
 
 def build_pipeline(config: PipelineConfig, out: str) -> list:
     """Instantiate the steps, naming each stage and pointing it at OUT/removed/ or OUT/quarantine/."""
-    pipeline = []
-    names = set()
-    for kind, args in config.readers:
-        reader = _readers()[kind](**args)
-        reader.attach(f"read_{args['source']}", f"{out}/quarantine")
-        pipeline.append(reader)
+    stages, names = [], set()
     for kind, args in config.steps:
         args = dict(args)
         sources = args.pop("sources", None)
-        step = _steps()[kind](**args)
         name, i = kind, 2
         while name in names:
             name, i = f"{kind}_{i}", i + 1
         names.add(name)
-        step.attach(name, f"{out}/removed/{name}", sources)
+        stages.append((name, sources, _steps()[kind](**args)))
+    scrub, needs_scrub = record_scrubber(config, stages)
+    pipeline = []
+    for kind, args in config.readers:
+        reader = _readers()[kind](**args)
+        reader.attach(f"read_{args['source']}", f"{out}/quarantine", scrub)
+        pipeline.append(reader)
+    for i, (name, sources, step) in enumerate(stages):
+        step.attach(name, f"{out}/removed/{name}", sources, scrub if needs_scrub[i] else None)
         pipeline.append(step)
     kind, args = config.writer
     pipeline.append(_writers()[kind](output_folder=f"{out}/data", **args))
     return pipeline
+
+
+def record_scrubber(config: PipelineConfig, stages: list) -> tuple:
+    """(scrub, [does stage i need it]) for the removed/ and quarantine/ records of a pipeline with a `pii` step.
+
+    A pipeline that scrubs PII should leave no raw PII anywhere in OUT, but what a reader quarantines or a
+    stage removes before the `pii` step never reaches it (and neither do the documents of sources it is not
+    applied to). So those records pass through the same scrubber, with the step's own recognizers,
+    operators, allow list and salt, before they are written. Stages after a `pii` step that sees every
+    source get already scrubbed text; the `pii` step itself removes nothing. `scrub_text` counts nothing:
+    the step's stats stay those of the documents it scrubbed. Without a `pii` step: (None, all False).
+    """
+    at = next((i for i, (kind, _) in enumerate(config.steps) if kind == "pii"), None)
+    if at is None:
+        return None, [False] * len(stages)
+    every_source = config.steps[at][1].get("sources") is None
+    needs = [i < at or (i > at and not every_source) for i in range(len(stages))]
+    return stages[at][2].scrub_text, needs

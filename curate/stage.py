@@ -4,14 +4,19 @@ A stage fills in one method, `process(doc)`, returning the (possibly changed) do
 `Drop` to remove it. The base class counts documents and characters in and out, times the stage, and
 writes every removed document to `OUT/removed/<stage>/` with the stage's name and the reason, so that for
 every stage: documents in = documents kept + documents removed.
+
+A stage whose per-call cost dwarfs the work on one short document (the `pii` stage's presidio calls) sets
+`batch_chars` and fills in `process_batch(docs)` instead: the base class then hands it documents in groups
+of about that many characters, in their order, with the same counts.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
-from curate.io.records import RecordLog
+from curate.io.records import RecordLog, scrub_strings
 
 
 @dataclass
@@ -22,14 +27,15 @@ class Drop:
     details: dict = field(default_factory=dict)
 
 
-def removed_record(doc: Document, stage: str, drop: Drop) -> dict:
+def removed_record(doc: Document, stage: str, drop: Drop, scrub: Callable[[str], str] | None = None) -> dict:
+    """The removed/ record of a document; with `scrub`, its text and the strings of its details pass through it."""
     return {
         "id": doc.id,
         "source": doc.metadata.get("source"),
         "stage": stage,
         "reason": drop.reason,
-        "details": drop.details,
-        "text": doc.text,
+        "details": scrub_strings(drop.details, scrub),
+        "text": scrub_strings(doc.text, scrub),
     }
 
 
@@ -42,36 +48,63 @@ class Stage(PipelineStep):
     # Sources this stage applies to (None: all). Documents of other sources pass through unchanged and are
     # counted as kept, so a rule made for web pages (C4's line rules) does not cut a book's verse.
     sources: frozenset[str] | None = None
+    # Applied to the text of every removed/ record before it is written (None: written as it is). A pipeline
+    # with a `pii` step sets it to that step's scrubber, so that documents removed before PII scrubbing do not
+    # keep their raw PII in removed/ (curate.config.record_scrubber).
+    scrub_removed: Callable[[str], str] | None = None
+    # > 0: documents reach `process_batch` in groups of about this many characters (see the module docstring).
+    batch_chars: int = 0
 
-    def attach(self, stage_name: str, removed_folder: str, sources: list[str] | None = None) -> None:
+    def attach(
+        self, stage_name: str, removed_folder: str, sources: list[str] | None = None, scrub: Callable[[str], str] | None = None
+    ) -> None:
         self.stage_name = stage_name
         self.removed_folder = removed_folder
         self.sources = frozenset(sources) if sources else None
+        self.scrub_removed = scrub
 
     def process(self, doc: Document) -> Document | Drop:
         raise NotImplementedError
 
+    def process_batch(self, docs: list[Document]) -> list[Document | Drop]:
+        return [self.process(doc) for doc in docs]
+
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         removed = RecordLog(self.removed_folder, rank) if self.removed_folder else None
+        batch, chars = [], 0
         try:
             for doc in data:
                 self.stat_update("in")
                 self.stat_update("chars_in", value=len(doc.text))
                 if self.sources is not None and doc.metadata.get("source") not in self.sources:
+                    yield from self._finish(batch, removed)  # first the documents before it: the order stays
+                    batch, chars = [], 0
                     self.stat_update("kept", "passed_through")
                     self.stat_update("chars_out", value=len(doc.text))
                     yield doc
                     continue
-                with self.track_time():
-                    result = self.process(doc)
-                if isinstance(result, Drop):
-                    self.stat_update("removed", f"removed:{result.reason}")
-                    if removed is not None:
-                        removed.write(removed_record(doc, self.stage_name or self.name, result))
-                    continue
-                self.stat_update("kept")
-                self.stat_update("chars_out", value=len(result.text))
-                yield result
+                batch.append(doc)
+                chars += len(doc.text)
+                if chars >= self.batch_chars:
+                    yield from self._finish(batch, removed)
+                    batch, chars = [], 0
+            yield from self._finish(batch, removed)
         finally:
             if removed is not None:
                 removed.close()
+
+    def _finish(self, batch: list[Document], removed: RecordLog | None) -> DocumentsPipeline:
+        """Process a batch (one document unless `batch_chars` is set), count and log what it removed, yield the rest."""
+        if not batch:
+            return
+        with self.track_time("batch" if self.batch_chars else None):
+            results = self.process_batch(batch)
+        for doc, result in zip(batch, results, strict=True):
+            if isinstance(result, Drop):
+                self.stat_update("removed", f"removed:{result.reason}")
+                if removed is not None:
+                    removed.write(removed_record(doc, self.stage_name or self.name, result, self.scrub_removed))
+                continue
+            self.stat_update("kept")
+            self.stat_update("chars_out", value=len(result.text))
+            yield result

@@ -5,6 +5,7 @@ Every record a reader meets ends in exactly one of two places: it becomes a Docu
 short preview. So for every reader: records = documents + quarantined.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -12,7 +13,7 @@ from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.readers.base import BaseDiskReader
 from datatrove.utils.logging import logger
 
-from curate.io.records import RecordLog
+from curate.io.records import RecordLog, scrub_strings
 
 MiB = 1 << 20
 PREVIEW_CHARS = 200
@@ -28,9 +29,14 @@ class Bad:
     preview: str = ""
 
 
-def preview_of(raw: bytes | str) -> str:
+def preview_of(raw: bytes | str, scrub: Callable[[str], str] | None = None) -> str:
+    """The first PREVIEW_CHARS characters of a record. With `scrub`, twice as many are scrubbed before the
+    cut, so that a value the cut falls in is found whole rather than left half in the preview (a value cut
+    by the wider window reaches the preview only if scrubbing halved the text before it)."""
     if isinstance(raw, bytes):
-        raw = raw[: PREVIEW_CHARS * 4].decode("utf-8", errors="replace")
+        raw = raw[: PREVIEW_CHARS * 8].decode("utf-8", errors="replace")
+    if scrub is not None:
+        raw = scrub(raw[: PREVIEW_CHARS * 2])
     return raw[:PREVIEW_CHARS]
 
 
@@ -43,6 +49,10 @@ class SourceReader(BaseDiskReader):
     type = "curate reader"
     stage_name: str | None = None
     quarantine_folder: str | None = None
+    # Applied to the preview and detail of every quarantined record, in the log line and in quarantine/
+    # (None: as they are). A pipeline with a `pii` step sets it to that step's scrubber, so that records
+    # that never become documents, and so are never scrubbed, keep no raw PII (curate.config.record_scrubber).
+    scrub_quarantined: Callable[[str], str] | None = None
 
     def __init__(
         self,
@@ -60,9 +70,10 @@ class SourceReader(BaseDiskReader):
         self.max_doc_bytes = max_doc_bytes
         self._quarantine: RecordLog | None = None
 
-    def attach(self, stage_name: str, quarantine_folder: str) -> None:
+    def attach(self, stage_name: str, quarantine_folder: str, scrub: Callable[[str], str] | None = None) -> None:
         self.stage_name = stage_name
         self.quarantine_folder = quarantine_folder
+        self.scrub_quarantined = scrub
 
     def records(self, filepath: str) -> Iterator[Document | Bad]:
         raise NotImplementedError
@@ -95,7 +106,8 @@ class SourceReader(BaseDiskReader):
     def quarantine(self, filepath: str, bad: Bad) -> None:
         self.stat_update("quarantined", f"quarantined:{bad.reason}")
         where = f"{self.data_folder.resolve_paths(filepath)}: record {bad.record}"
-        logger.warning(f"quarantined {where}: {bad.reason} {bad.detail}".rstrip())
+        detail = scrub_strings(bad.detail, self.scrub_quarantined)
+        logger.warning(f"quarantined {where}: {bad.reason} {detail}".rstrip())
         if self._quarantine is not None:
             self._quarantine.write(
                 {
@@ -103,8 +115,8 @@ class SourceReader(BaseDiskReader):
                     "file": filepath,
                     "record": bad.record,
                     "reason": bad.reason,
-                    "detail": bad.detail,
-                    "preview": preview_of(bad.preview),
+                    "detail": detail,
+                    "preview": preview_of(bad.preview, self.scrub_quarantined),
                 }
             )
 

@@ -6,9 +6,24 @@ overwrites a half-written file with an identical, complete one.
 """
 
 import gzip
+from collections.abc import Callable
 
 import orjson
 from datatrove.io import DataFolderLike, get_datafolder
+
+
+def scrub_strings(value, scrub: Callable[[str], str] | None):
+    """`value` with `scrub` applied to it if it is a string, or to its string values if it is a mapping (a
+    Drop's details); anything else, or no `scrub`, as it is. For the text fields of removed/ and quarantine/
+    records in a pipeline that scrubs PII: ids, files, stages and reasons are left alone, so that a record
+    still says where its document was."""
+    if scrub is None:
+        return value
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return {k: scrub(v) if isinstance(v, str) else v for k, v in value.items()}
+    return value
 
 
 class RecordLog:

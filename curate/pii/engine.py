@@ -8,7 +8,7 @@ registry holds only the recognizers asked for. A spaCy model, when configured, m
 
 from pathlib import Path
 
-from curate.pii.recognizers import DEFAULT_ENTITIES, RECOGNIZERS
+from curate.pii.recognizers import DEFAULT_ENTITIES, RECOGNIZERS, PhoneRecognizer
 
 NER_ENTITIES = ("PERSON", "LOCATION", "NRP", "DATE_TIME")
 # NoOpNlpEngine wants a model entry per language; its model_name is never loaded.
@@ -28,16 +28,19 @@ def check_spacy_model(spacy_model: str) -> None:
         )
 
 
-def build_analyzer(entities: list[str] | None = None, spacy_model: str | None = None):
+def build_analyzer(entities: list[str] | None = None, spacy_model: str | None = None, phone_regions: list[str] | None = None):
     """AnalyzerEngine with curate's fast recognizers for `entities` (+ presidio's SpacyRecognizer for
-    PERSON/LOCATION when `spacy_model` loads offline)."""
+    PERSON/LOCATION when `spacy_model` loads offline). `phone_regions`: the regions whose national phone
+    formats are recognised (default: US)."""
     from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
     from presidio_analyzer.nlp_engine import NoOpNlpEngine
 
     entities = list(entities or DEFAULT_ENTITIES)
     registry = RecognizerRegistry(supported_languages=["en"])
     for entity in entities:
-        if entity in RECOGNIZERS:
+        if entity == "PHONE_NUMBER" and phone_regions:
+            registry.add_recognizer(PhoneRecognizer(phone_regions))
+        elif entity in RECOGNIZERS:
             registry.add_recognizer(RECOGNIZERS[entity]())
     if spacy_model:
         from presidio_analyzer.nlp_engine import SpacyNlpEngine

@@ -3,6 +3,7 @@ PII in realistic sentence templates and planted hard negatives (numbers that loo
 every plant's offsets recorded.
 
     docs = build_evalset(seed=0)            # list[EvalDoc]; the same seed gives the same documents
+    docs = build_evalset(seed=0, phone_regions=("GB", "IN"))   # + national phone numbers, kinds PHONE_NUMBER:GB...
     report = score(docs, [scrubbed texts])  # recall per entity, survival per hard-negative kind
 
 Scoring reads only the output text, so it serves any scrubber (ours, presidio, datatrove): a planted PII
@@ -93,6 +94,32 @@ def _phone(rng):
             ex = str(rng.randint(200, 999))
         return f"{area}.{ex}.{_digits(rng, 4)}"
     return f"+44 {sep.join(['20', '7946', _digits(rng, 4)])}"
+
+
+# National formats (no country code) as each country writes them; a number in them is valid only for its
+# region, so a scrubber finds them only when told the region (PIIScrubber(phone_regions=[...])). Not the
+# unbroken "9876543210": the phone recognizer takes digit groups of at most 8 digits, in every region.
+NATIONAL_PHONE_FORMATS = {
+    "GB": lambda r, sep: r.choice([f"020{sep}7946{sep}{_digits(r, 4)}", f"0161{sep}496{sep}{_digits(r, 4)}",
+                                   f"07911{sep}{_digits(r, 6)}", f"(020) 7946 {_digits(r, 4)}"]),
+    "DE": lambda r, sep: r.choice([f"030{sep}{r.randint(1000000, 99999999)}", f"089{sep}{r.randint(1000000, 9999999)}",
+                                   f"0151{sep}{r.randint(10000000, 99999999)}", f"(040) {r.randint(1000000, 9999999)}"]),
+    "FR": lambda r, sep: f"0{r.randint(1, 7)}{sep}" + sep.join(_digits(r, 2) for _ in range(4)),
+    "IN": lambda r, sep: r.choice([f"0{r.randint(6, 9)}{_digits(r, 4)} {_digits(r, 5)}",
+                                   f"{r.randint(6, 9)}{_digits(r, 4)} {_digits(r, 5)}",
+                                   f"022{sep}{r.randint(2, 6)}{_digits(r, 3)}{sep}{_digits(r, 4)}"]),
+}
+
+
+def national_phone(rng, region: str) -> str:
+    """A number in `region`'s national format that phonenumbers' matcher finds whole for that region."""
+    import phonenumbers
+
+    while True:
+        value = NATIONAL_PHONE_FORMATS[region](rng, rng.choice([" ", "-", "."]))
+        found = list(phonenumbers.PhoneNumberMatcher(value, region, leniency=phonenumbers.Leniency.VALID))
+        if [(m.start, m.end) for m in found] == [(0, len(value))]:
+            return value
 
 
 def _luhn_complete(prefix: str, length: int, rng) -> str:
@@ -229,12 +256,16 @@ def wiki_sentences() -> list[str]:
     return sentences
 
 
-def build_evalset(seed: int = 0, per_entity: int = 400, per_negative: int = 200) -> list[EvalDoc]:
+def build_evalset(
+    seed: int = 0, per_entity: int = 400, per_negative: int = 200, phone_regions: tuple[str, ...] = ()
+) -> list[EvalDoc]:
     """Documents of 3-6 real sentences with 1-4 planted items each: `per_entity` plants of every PII entity
-    type and `per_negative` of every hard-negative kind, shuffled together."""
+    type and `per_negative` of every hard-negative kind, shuffled together. `phone_regions` (keys of
+    NATIONAL_PHONE_FORMATS) adds `per_entity` national phone numbers of each, of kind "PHONE_NUMBER:<region>"."""
     rng = random.Random(seed)
     sentences = wiki_sentences()
     items = [(kind, True) for kind in PII for _ in range(per_entity)]
+    items += [(f"PHONE_NUMBER:{region}", True) for region in phone_regions for _ in range(per_entity)]
     items += [(kind, False) for kind in NEGATIVES for _ in range(per_negative)]
     rng.shuffle(items)
     docs, i = [], 0
@@ -251,7 +282,7 @@ def build_evalset(seed: int = 0, per_entity: int = 400, per_negative: int = 200)
             if j in slots:
                 kind, pii = queue.pop(0)
                 if pii:
-                    made, templates = PII[kind]
+                    made, templates = _maker(kind)
                     value = made(rng)
                     shown, value = value if isinstance(value, tuple) else (value, value)
                 else:
@@ -268,6 +299,14 @@ def build_evalset(seed: int = 0, per_entity: int = 400, per_negative: int = 200)
     return docs
 
 
+def _maker(kind: str):
+    """(generator, templates) of a PII kind: an entity type, or "PHONE_NUMBER:<region>"."""
+    entity, _, region = kind.partition(":")
+    if region:
+        return (lambda rng: national_phone(rng, region)), PII[entity][1]
+    return PII[kind]
+
+
 def score(docs: list[EvalDoc], outputs: list[str]) -> dict:
     """{"recall": {entity: fraction caught}, "survival": {kind: fraction untouched}, "misses": {kind: [values]}}."""
     hits: dict[str, list[int]] = {}
@@ -280,7 +319,13 @@ def score(docs: list[EvalDoc], outputs: list[str]) -> dict:
                 misses.setdefault(p.kind, []).append(p.value)
     frac = {k: sum(v) / len(v) for k, v in hits.items()}
     return {
-        "recall": {k: frac[k] for k in PII if k in frac},
+        "recall": {k: frac[k] for k in sorted((k for k in frac if k.partition(":")[0] in PII), key=_pii_order)},
         "survival": {k: frac[k] for k in NEGATIVES if k in frac},
         "misses": misses,
     }
+
+
+def _pii_order(kind: str) -> tuple[int, str]:
+    """Entity types in PII's order, a national phone kind after PHONE_NUMBER."""
+    entity, _, region = kind.partition(":")
+    return list(PII).index(entity), region
