@@ -90,7 +90,7 @@ def rates(size_gb: float, wall_s: float, cpu_s: float, workers: int) -> dict:
 def run_recipe(kind: str, inp: Path, size_gb: float, run: Path, tasks: int, workers: int) -> dict:
     result = {"kind": kind, "size_gb": round(size_gb, 3), "commands": [], "stages": []}
     for name, cmd in recipe_commands(kind, inp, run, tasks, workers):
-        m = run_child(cmd, run.with_suffix(f".{name.replace(' ', '_')}.log"))
+        m = run_child(cmd, run.parent / f"{run.name}.{name.replace(' ', '_')}.log")
         result["commands"].append({"command": name, **m})
         print(f"  {kind} {size_gb:.2f} GB {name}: {m}", flush=True)
     for part in ("filtered", "final"):
@@ -202,7 +202,7 @@ def run_datatrove(inp: Path, size_gb: float, out: Path, tasks: int, workers: int
     config = MinhashConfig.for_threshold(0.8)
     cmd = [sys.executable, __file__, "--datatrove-child", str(inp), str(out), "--tasks", str(tasks),
            "--workers", str(workers), "--bands", str(config.bands), "--rows", str(config.rows)]
-    m = run_child(cmd, out.with_suffix(".log"))
+    m = run_child(cmd, out.parent / f"{out.name}.log")
     print(f"  datatrove {size_gb:.2f} GB: {m}", flush=True)
     return {"size_gb": round(size_gb, 3), **m, "phases": json.loads((out / "phases.json").read_text()),
             "stages": datatrove_stages(out), **rates(size_gb, m["wall_s"], m["cpu_s"], workers)}
