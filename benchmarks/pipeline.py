@@ -53,9 +53,14 @@ def subset(corpus: Path, work: Path, kind: str, gb: float) -> tuple[Path, float]
     for part in manifest[kind]:
         if total >= gb * 1e9 * 0.98:
             break
-        link = folder / part[name]
-        if not link.exists():
-            link.symlink_to(corpus / kind / part[name])
+        target, link = corpus / kind / part[name], folder / part[name]
+        if target.is_dir():  # a folder of books: link its files (datatrove's listing does not enter a linked folder)
+            link.mkdir(exist_ok=True)
+            for file in target.iterdir():
+                if not (link / file.name).exists():
+                    (link / file.name).symlink_to(file)
+        elif not link.exists():
+            link.symlink_to(target)
         total += part[key]
     return folder, total / 1e9
 
