@@ -5,20 +5,31 @@ known Jaccard) plus distinct documents of recombined real sentences up to --docs
 --workers 1 each system runs all its tasks in one process, so docs per CPU-second is docs/s/core. Both systems use word
 5-grams and the same bands x rows (chosen by curate for the threshold); datatrove has no verification step,
 so it is also run with its default 14 x 8. Each system runs in its own process: end-to-end wall time, CPU
-seconds (user + sys, all its processes), peak RSS of the largest process, and precision / recall on the
-planted pairs (recall over pairs with Jaccard >= threshold + 0.05).
+seconds (user + sys, all its processes), peak memory, and precision / recall on the planted pairs (recall over
+pairs with Jaccard >= threshold + 0.05). With --repeat N the systems run in turn N times and the table gives
+the median of each figure (and the spread of docs per CPU-second).
 
-    python benchmarks/dedup.py --docs 100000 --tasks 2   # workers=1: every stage in one process, so CPU and RSS are exact
+CPU time and memory cover the child's whole process tree (benchmarks/measure.py): `peak_rss_mb` is the peak
+RSS of the largest single process, `tree_rss_mb` the peak of the summed RSS of all of them at one moment.
+
+--short-docs N instead runs curate alone on N short documents (one or two perturbed real sentences each,
+with 1% planted near-duplicates, `curate.dedup.plant.short_corpus`), with --tasks and --workers as given, to
+measure memory at scale.
+
+    python benchmarks/dedup.py --docs 100000 --tasks 2 --repeat 3   # workers=1: one process per system
+    python benchmarks/dedup.py --short-docs 1000000 --tasks 2 --workers 2
 """
 
 import argparse
 import json
-import os
 import shutil
-import subprocess
+import statistics
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from measure import run_child  # noqa: E402
 
 
 def build_corpus(work: Path, n_docs: int) -> None:
@@ -88,53 +99,122 @@ def run_datatrove(work: Path, out: Path, threshold: float, tasks: int, workers: 
 def child(args) -> None:
     work, out = Path(args.work), Path(args.work) / f"out-{args.system}"
     shutil.rmtree(out, ignore_errors=True)
-    start = time.monotonic()
     if args.system == "curate":
         result = run_ours(work, out, args.threshold, args.tasks, args.workers)
     else:
         bands, rows = map(int, args.system.split("-")[1].split("x"))
         result = run_datatrove(work, out, args.threshold, args.tasks, args.workers, bands, rows)
-    result["wall_s"] = time.monotonic() - start
     (work / f"result-{args.system}.json").write_text(json.dumps(result))
+    if not args.keep_output:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def measure(args, system: str, n_docs: int, pairs: list[dict]) -> dict:
+    """One run of `system` in its own process: timings, memory, and its score on the planted pairs."""
+    from curate.dedup.plant import score
+
+    work = Path(args.work)
+    cmd = [sys.executable, __file__, "--system", system]
+    cmd += [f"--{k}={getattr(args, k)}" for k in ("threshold", "tasks", "workers", "work")]
+    row = {"system": system, "docs": n_docs, **run_child(cmd, work / f"log-{system}.txt")}
+    result = json.loads((work / f"result-{system}.json").read_text())
+    s = score(pairs, result["cluster_of"], args.threshold)
+    row.update(docs_per_s=round(n_docs / row["wall_s"]), docs_per_cpu_s=round(n_docs / row["cpu_s"]),
+               removed=result["stats"]["removed"], precision=s["precision"], recall=s["recall"],
+               found_by_bin={k: v["found"] for k, v in s["bins"].items()})
+    if "seconds" in result["stats"]:  # curate's wall seconds per stage
+        row["stage_s"] = result["stats"]["seconds"]
+    return row
+
+
+def median_row(runs: list[dict]) -> dict:
+    """The median of every timing and memory figure over repeats; the outcome must not change between them."""
+    outcome = {k: runs[0][k] for k in ("system", "docs", "removed", "precision", "recall", "found_by_bin")}
+    if any({k: r[k] for k in outcome} != outcome for r in runs):
+        raise SystemExit(f"{outcome['system']}: the result changed between repeats: {runs}")
+    figures = ("wall_s", "cpu_s", "docs_per_s", "docs_per_cpu_s", "peak_rss_mb", "tree_rss_mb", "processes")
+    return {**outcome, "repeats": len(runs), **{k: statistics.median(r[k] for r in runs) for k in figures},
+            "docs_per_cpu_s_range": [min(r["docs_per_cpu_s"] for r in runs), max(r["docs_per_cpu_s"] for r in runs)]}
+
+
+def markdown(rows: list[dict]) -> str:
+    lines = ["| system | wall s | docs/s | CPU s | docs per CPU-s (min-max) | peak RSS, largest process "
+             "| peak RSS, tree sum | removed | precision | recall |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for r in rows:
+        lo, hi = r.get("docs_per_cpu_s_range", [r["docs_per_cpu_s"]] * 2)
+        lines.append(f"| {r['system']} | {r['wall_s']:.1f} | {r['docs_per_s']:,.0f} | {r['cpu_s']:.1f} "
+                     f"| {r['docs_per_cpu_s']:,.0f} ({lo:,}-{hi:,}) | {r['peak_rss_mb']:,.0f} MB | {r['tree_rss_mb']:,.0f} MB | {r['removed']:,} | {r['precision']} "
+                     f"| {r['recall']} |")
+    return "\n".join(lines)
+
+
+def compare(args) -> None:
+    """curate against datatrove on --docs documents, each system --repeat times in turn."""
+    from curate.dedup.minhash import choose_bands
+
+    work = Path(args.work) / f"docs-{args.docs}"  # one corpus per size: never reuse one of another size
+    work.mkdir(parents=True, exist_ok=True)
+    build_corpus(work, args.docs)
+    args.work = str(work)
+    pairs = [json.loads(line) for line in open(work / "pairs.jsonl")]
+    b, r = choose_bands(args.threshold, 128, verbose=True)
+    systems = args.systems.format(b=b, r=r).split(",")
+    runs: dict[str, list[dict]] = {s: [] for s in systems}
+    for _ in range(args.repeat):  # in turn, so a slow spell of a shared machine hits every system
+        for system in systems:
+            runs[system].append(measure(args, system, args.docs, pairs))
+            print(json.dumps(runs[system][-1]), flush=True)
+    rows = [median_row(runs[s]) for s in systems]
+    (work / "results.json").write_text(json.dumps({"medians": rows, "runs": runs}, indent=1))
+    print(f"\nmedian of {args.repeat}:\n" + markdown(rows), flush=True)
+
+
+def short_docs(args) -> None:
+    """curate alone on --short-docs short documents: the peak memory of the whole process tree at scale."""
+    from curate.dedup.plant import short_corpus, write_columns, write_pairs
+
+    work = Path(args.work) / f"short-{args.short_docs}-f{args.files}"
+    work.mkdir(parents=True, exist_ok=True)
+    if not (work / "pairs.jsonl").exists():
+        t = time.monotonic()
+        ids, texts, pairs = short_corpus(args.short_docs, seed=2)
+        write_columns(ids, texts, work / "corpus", files=args.files)
+        write_pairs(pairs, work / "pairs.jsonl")
+        print(f"corpus: {len(ids):,} documents, {len(pairs):,} planted pairs, {args.files} files, "
+              f"{time.monotonic() - t:.0f} s", flush=True)
+    pairs = [json.loads(line) for line in open(work / "pairs.jsonl")]
+    args.work = str(work)
+    rows = []
+    for _ in range(args.repeat):
+        rows.append(measure(args, "curate", args.short_docs, pairs))
+        print(json.dumps(rows[-1]), flush=True)
+    summary = median_row(rows)
+    (work / "results.json").write_text(json.dumps({"median": summary, "runs": rows}, indent=1))
+    print(f"\n{args.short_docs:,} short documents, tasks {args.tasks}, workers {args.workers}, median of "
+          f"{args.repeat}: {summary['docs_per_s']:,.0f} docs/s\n" + markdown([summary]), flush=True)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--docs", type=int, default=100_000)
+    p.add_argument("--short-docs", type=int, help="run curate alone on this many short documents (memory at scale)")
+    p.add_argument("--files", type=int, default=8, help="parquet files of the --short-docs corpus")
     p.add_argument("--threshold", type=float, default=0.8)
     p.add_argument("--tasks", type=int, default=2)
     p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--repeat", type=int, default=1, help="runs of each system; the table gives medians")
     p.add_argument("--work", default="/tmp/curate-bench-dedup")
     p.add_argument("--systems", default="curate,datatrove-{b}x{r},datatrove-14x8")
+    p.add_argument("--keep-output", action="store_true", help="keep each system's output folder")
     p.add_argument("--system", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.system:
-        return child(args)
-
-    from curate.dedup.minhash import choose_bands
-    from curate.dedup.plant import score
-
-    work = Path(args.work)
-    work.mkdir(parents=True, exist_ok=True)
-    build_corpus(work, args.docs)
-    pairs = [json.loads(line) for line in open(work / "pairs.jsonl")]
-    b, r = choose_bands(args.threshold, 128, verbose=True)
-    rows = []
-    for system in args.systems.format(b=b, r=r).split(","):
-        cmd = [sys.executable, __file__, "--system", system] + [f"--{k}={getattr(args, k)}" for k in ("docs", "threshold", "tasks", "workers", "work")]
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _, status, usage = os.wait4(proc.pid, 0)
-        if status != 0:
-            raise SystemExit(f"{system} failed (status {status}); rerun: {' '.join(cmd)}")
-        result = json.loads((work / f"result-{system}.json").read_text())
-        cpu = usage.ru_utime + usage.ru_stime
-        s = score(pairs, result["cluster_of"], args.threshold)
-        rows.append({"system": system, "docs": args.docs, "wall_s": round(result["wall_s"], 1), "cpu_s": round(cpu, 1),
-                     "docs_per_cpu_s": round(args.docs / cpu), "peak_rss_mb": round(usage.ru_maxrss / 1024),
-                     "removed": result["stats"]["removed"], "precision": s["precision"], "recall": s["recall"],
-                     "found_by_bin": {k: v["found"] for k, v in s["bins"].items()}})
-        print(json.dumps(rows[-1]), flush=True)
-    (work / "results.json").write_text(json.dumps(rows, indent=1))
+        child(args)
+    elif args.short_docs:
+        short_docs(args)
+    else:
+        compare(args)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,10 @@
-"""Measuring a benchmark's child processes: wall time, CPU seconds and peak memory of a whole process tree.
+"""Measuring a benchmark's child process: wall time, and the CPU seconds and peak memory of its whole tree.
 
-CPU seconds: the larger of the child's rusage (which counts only the descendants it waited for; datatrove's
-pool workers are often not among them) and the sum, over every process seen in the tree, of its user +
-system time when last sampled (which misses at most the last 0.2 s of each process).
-
-Peak memory is measured two ways: `peak_rss_mb` is ru_maxrss of the waited-for child, the peak RSS of the
-largest single process of its tree (exact); `tree_rss_mb` is the peak of the summed RSS of the child and all
-its descendants, sampled from /proc every 0.2 s (pages shared between processes count once per process, so it
-is an upper bound, and a peak shorter than 0.2 s can be missed).
+Used by benchmarks/dedup.py and benchmarks/pipeline.py. CPU time and memory cover the child's whole process
+tree (pool and forkserver workers too), from wait4() and from /proc polled every 0.2 s: `peak_rss_mb` is the
+peak RSS of the largest single process, `tree_rss_mb` the peak of the summed RSS of all of them at one moment
+(an upper bound: a page shared by several processes counts once per process; a peak shorter than 0.2 s can
+be missed).
 """
 
 import os
@@ -17,19 +14,21 @@ import time
 from pathlib import Path
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
-TICKS = os.sysconf("SC_CLK_TCK")
+TICK = os.sysconf("SC_CLK_TCK")
 
 
-class TreeMemory:
-    """Peak summed RSS (bytes) of process `pid` and all its descendants, polled from /proc in a thread, and
-    the CPU seconds of every process seen in the tree.
+class TreeUsage:
+    """CPU and memory of process `pid` and all its descendants, polled from /proc in a thread.
 
-    Polling /proc rather than psutil: no extra dependency, and it sees forkserver and pool workers that a
-    wait4() ru_maxrss (largest single process) does not add up."""
+    Why poll: datatrove's pool workers are children of a forkserver that nobody waits for, so neither the
+    wait4() usage of our child nor RUSAGE_CHILDREN sees their CPU time or memory. Polling /proc (no psutil
+    dependency) sees them; a process stays counted after it is re-parented (keyed by pid and start time)."""
 
     def __init__(self, pid: int, interval: float = 0.2):
-        self.pid, self.interval, self.peak = pid, interval, 0
-        self.cpu_ticks: dict[int, int] = {}
+        self.pid, self.interval = pid, interval
+        self.tree_rss = 0  # peak of the summed RSS of the live processes of the tree, bytes
+        self.rss: dict[tuple, int] = {}  # peak RSS per process, bytes
+        self.ticks: dict[tuple, int] = {}  # last seen user + system clock ticks per process
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, daemon=True)
 
@@ -41,21 +40,36 @@ class TreeMemory:
         self._stop.set()
         self._thread.join()
 
-    def _poll(self) -> None:
-        while not self._stop.is_set():
-            rss, ticks = tree_usage(self.pid)
-            self.peak = max(self.peak, rss)
-            self.cpu_ticks.update(ticks)
-            self._stop.wait(self.interval)
-
     @property
     def cpu_s(self) -> float:
-        return sum(self.cpu_ticks.values()) / TICKS
+        return sum(self.ticks.values()) / TICK
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            self._sample()
+            self._stop.wait(self.interval)
+
+    def _sample(self) -> None:
+        table = proc_table()
+        children: dict[int, list[int]] = {}
+        for pid, (ppid, *_) in table.items():
+            children.setdefault(ppid, []).append(pid)
+        todo = [self.pid] if self.pid in table else []
+        while todo:
+            pid = todo.pop()
+            self.rss.setdefault((pid, table[pid][1]), 0)
+            todo += children.get(pid, [])
+        alive = [key for key in self.rss if key[0] in table and table[key[0]][1] == key[1]]
+        for key in alive:
+            _, _, rss, ticks = table[key[0]]
+            self.rss[key] = max(self.rss[key], rss)
+            self.ticks[key] = ticks
+        self.tree_rss = max(self.tree_rss, sum(table[key[0]][2] for key in alive))
 
 
-def tree_usage(root: int) -> tuple[int, dict[int, int]]:
-    """Summed RSS of `root` and its descendants now (0 once it is gone), and each one's CPU ticks so far."""
-    parent, rss, ticks = {}, {}, {}
+def proc_table() -> dict[int, tuple[int, int, int, int]]:
+    """pid -> (parent pid, start time, RSS bytes, user + system clock ticks) of every process now."""
+    table = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -64,31 +78,26 @@ def tree_usage(root: int) -> tuple[int, dict[int, int]]:
                 fields = f.read().rsplit(")", 1)[1].split()  # the command name may hold spaces and parentheses
         except OSError:  # exited while we looked
             continue
-        pid = int(entry.name)
-        parent[pid], rss[pid] = int(fields[1]), int(fields[21]) * PAGE
-        ticks[pid] = int(fields[11]) + int(fields[12])  # utime + stime
-    children: dict[int, list[int]] = {}
-    for pid, ppid in parent.items():
-        children.setdefault(ppid, []).append(pid)
-    total, tree, todo = 0, {}, [root] if root in rss else []
-    while todo:
-        pid = todo.pop()
-        total += rss[pid]
-        tree[pid] = ticks[pid]
-        todo += children.get(pid, [])
-    return total, tree
+        # fields[0] is field 3 of proc(5): ppid 4, utime 14, stime 15, starttime 22, rss 24
+        ppid, start, rss, ticks = int(fields[1]), int(fields[19]), int(fields[21]) * PAGE, int(fields[11]) + int(fields[12])
+        table[int(entry.name)] = (ppid, start, rss, ticks)
+    return table
 
 
 def run_child(cmd: list[str], log: Path) -> dict:
-    """Run one measured child process: wall seconds, CPU seconds of its tree, both peak memory figures."""
+    """Run one measured child process: wall seconds, CPU seconds of its tree, peak memory.
+
+    wait4() is exact for the child and what it waited for, polling sees the rest but misses a process's last
+    0.2 s: each is a lower bound of the tree's CPU time and of its largest process, so take the larger.
+    The summed RSS counts a page shared by several processes once per process: an upper bound."""
     start = time.monotonic()
     with open(log, "wb") as err:  # a file, not a pipe: nobody reads a pipe while we wait
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
-        with TreeMemory(proc.pid) as mem:
-            # wait4 on this child: its usage includes every descendant it waited for (pool workers, forkserver)
+        with TreeUsage(proc.pid) as tree:
             _, status, usage = os.wait4(proc.pid, 0)
     wall = time.monotonic() - start
     if status != 0:
         raise SystemExit(f"failed (status {status}): {' '.join(cmd)}; see {log}")
-    return {"wall_s": round(wall, 1), "cpu_s": round(max(usage.ru_utime + usage.ru_stime, mem.cpu_s), 1),
-            "peak_rss_mb": round(usage.ru_maxrss / 1024), "tree_rss_mb": round(mem.peak / 2**20)}
+    return {"wall_s": round(wall, 1), "cpu_s": round(max(usage.ru_utime + usage.ru_stime, tree.cpu_s), 1),
+            "peak_rss_mb": round(max(usage.ru_maxrss * 1024, *tree.rss.values(), 0) / 2**20),
+            "tree_rss_mb": round(tree.tree_rss / 2**20), "processes": len(tree.rss)}

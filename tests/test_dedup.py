@@ -1,6 +1,11 @@
 """MinHash dedup: engine, documents (multi-stage, any task count), sentences, datasets, bad input, quality."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -121,6 +126,48 @@ def test_manifest_and_rerun_checks(planted, tmp_path):
     assert manifest["config"]["id"] == "5ng_14b_9r_x90" and len(manifest["files"]) == 3
     with pytest.raises(DedupError, match="keep="):
         dedup_documents([str(root / "data")], str(tmp_path / "o2"), keep="random")
+
+
+def dedup_outputs(out: Path) -> dict[str, bytes]:
+    """Relative path -> bytes of every kept shard and removed/ log of a dedup run."""
+    files = [p for sub in ("data", "removed") for p in sorted((out / sub).rglob("*")) if p.is_file()]
+    return {str(p.relative_to(out)): p.read_bytes() for p in files}
+
+
+# A pool of 2 workers (forkserver children) killed in stage 1; one in-process worker killed in the last stage
+# (a pool costs ~2 s of start-up per stage, so not both).
+@pytest.mark.parametrize("stage,workers", [("minhash_1_signatures", 2), ("minhash_4_filter", 1)])
+def test_killed_dedup_resumes_to_the_same_output(planted, tmp_path, stage, workers):
+    """SIGKILL `curate dedup documents` (its whole process group) once some tasks of `stage` are done and
+    others are not; the same command run again ends with the bytes of a run never killed."""
+    _, docs, _ = planted
+    write_corpus(docs, tmp_path / "in", files=8)  # 8 files, 8 tasks: the kill lands between task completions
+    reference = tmp_path / "reference"
+    dedup_documents([str(tmp_path / "in")], str(reference), MinhashConfig.for_threshold(0.8), tasks=1)
+
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "curate.cli", "dedup", "documents", str(tmp_path / "in"), "-o", str(out),
+           "--threshold", "0.8", "--tasks", "8", "--workers", str(workers)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    completions = out / "logs" / f"{stage}_t8" / "completions"
+    deadline = time.monotonic() + 120
+    while not list(completions.glob("*")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert proc.poll() is None, f"dedup ended before {stage} completed a task (status {proc.returncode})"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = len(list(completions.glob("*")))
+    assert 0 < done_before < 8 and not (out / "dedup.json").exists()  # killed mid-stage, before the end
+    assert dedup_outputs(out) != dedup_outputs(reference)
+
+    rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert "already completed" in rerun.stderr  # the tasks done before the kill were not run again
+    assert kept_documents(out) == kept_documents(reference)  # ids and texts first: a readable diff
+    assert read_records(str(out / "removed")) == read_records(str(reference / "removed"))
+    assert dedup_outputs(out) == dedup_outputs(reference)  # then the very bytes
+    stats = json.loads((out / "dedup.json").read_text())
+    assert stats["conserved"] and stats["removed"] == json.loads((reference / "dedup.json").read_text())["removed"] > 300
 
 
 @pytest.mark.parametrize("threshold", [0.5, 0.7, 0.8, 0.9])

@@ -20,6 +20,7 @@ from curate.stage import Drop
 from helpers import kept_documents, real_pages, write_warc
 
 REPO = Path(__file__).resolve().parents[1]
+CURATE = [sys.executable, "-m", "curate.cli"]
 
 
 @pytest.fixture(scope="module")
@@ -105,12 +106,18 @@ def test_unknown_engine_is_refused():
         HtmlExtract(engine="lynx")
 
 
-def test_web_recipe_runs_on_the_bundled_sample(tmp_path):
-    summary = run_pipeline(str(REPO / "pipelines" / "web.yaml"), str(tmp_path / "web"), tasks=2, workers=2)
+def test_web_recipe_runs_on_the_bundled_sample_locally_and_on_ray(tmp_path):
+    web = str(REPO / "pipelines" / "web.yaml")
+    summary = run_pipeline(web, str(tmp_path / "local"), tasks=2, workers=2)
     assert summary["conserved"] and summary["totals"]["records"] == 213
     stages = [s["stage"] for s in summary["stages"]]
     assert stages[1:3] == ["url_filter", "html_extract"] and stages[-2:] == ["pii", "write"]
     assert 10 < summary["totals"]["kept"] < 100  # the Python docs are mostly code: Gopher's alpha rule cuts most
+    # Ray in its own process, as a user runs it (a Ray instance started inside pytest outlives the test)
+    subprocess.run(CURATE + ["run", web, "-o", str(tmp_path / "ray"), "--executor", "ray", "--tasks", "2", "--workers", "2"],
+                   check=True, capture_output=True, timeout=300)
+    assert orjson.loads((tmp_path / "ray" / "stats.json").read_bytes())["conserved"]
+    assert kept_documents(tmp_path / "ray") == kept_documents(tmp_path / "local")
 
 
 def test_killed_web_recipe_resumes_to_the_same_output(tmp_path):
@@ -121,7 +128,7 @@ def test_killed_web_recipe_resumes_to_the_same_output(tmp_path):
     warcs.mkdir()
     for i in range(8):
         write_warc(warcs / f"part-{i}.warc.gz", [{"url": f"{u}?copy={i}", "payload": p} for u, p in pages[i::8] * 3])
-    cmd = [sys.executable, "-m", "curate.cli", "run", str(REPO / "pipelines" / "web.yaml"), "--input", f"web={warcs}",
+    cmd = CURATE + ["run", str(REPO / "pipelines" / "web.yaml"), "--input", f"web={warcs}",
            "--tasks", "8", "--workers", "1", "-o"]
     subprocess.run(cmd + [str(tmp_path / "whole")], check=True, capture_output=True, timeout=300)
     out = tmp_path / "killed"

@@ -12,6 +12,8 @@ books cut into windows of lines). Each planted pair is a base document and one v
 Each pair records its measured Jaccard over the same word 5-gram shingles dedup uses (`shingles`), so any
 bin from 0.1 to 1.0 can be scored. `synthetic_corpus` makes many more distinct documents than the sample
 holds (for benchmarks) by recombining real sentences; those are unrelated to each other (Jaccard ~0).
+`short_corpus` makes millions of short ones (a sentence or two) with planted near-duplicates, for memory
+at scale.
 """
 
 import json
@@ -128,19 +130,63 @@ def plant_pairs(n_pairs: int | None = None, seed: int = 0, data_dir: Path = DATA
     return docs, pairs
 
 
+def real_sentences(data_dir: Path = DATA) -> list[str]:
+    """Every sentence of four words or more of the bundled sample (about 53,000)."""
+    sentences = []
+    for _, text in base_texts(data_dir):
+        sentences += [s for s in re.split(r"(?<=[.!?])\s+", text) if len(s.split()) >= 4]
+    return sentences
+
+
 def synthetic_corpus(n_docs: int, seed: int = 0, data_dir: Path = DATA, sentences_per_doc: int = 12,
                      prefix: str = "mix") -> list[dict]:
     """n_docs distinct documents, each of real sentences drawn at random from the whole sample."""
     rng = random.Random(seed)
-    sentences = []
-    for _, text in base_texts(data_dir):
-        sentences += [s for s in re.split(r"(?<=[.!?])\s+", text) if len(s.split()) >= 4]
+    sentences = real_sentences(data_dir)
     return [{"id": f"{prefix}/{i:07d}", "text": " ".join(rng.choice(sentences) for _ in range(sentences_per_doc))}
             for i in range(n_docs)]
 
 
-def write_corpus(docs: list[dict], folder: Path, source: str = "planted", files: int = 1) -> list[Path]:
-    """Documents as curate parquet shards: folder/<source>/<k>.parquet."""
+SHORT_KINDS = ("exact", "case_space", "edit")
+
+
+def short_corpus(n_docs: int, seed: int = 0, data_dir: Path = DATA, planted: float = 0.01,
+                 edit_rate: float = 0.2) -> tuple[list[str], list[str], list[dict]]:
+    """(ids, texts, pairs) of n_docs short documents: one or two real sentences with `edit_rate` of their
+    words replaced by other words of the sample (so that two documents drawn from the same sentences are not
+    near-duplicates by chance, Jaccard ~0.2), of which a share `planted` are variants of another document: an
+    exact copy, case and space changes (Jaccard 1.0) or one word replaced (Jaccard ~0.6-0.9 on so few words).
+    """
+    rng = random.Random(seed)
+    sentences = real_sentences(data_dir)
+    vocab = sorted({w for s in sentences for w in s.split()})
+    n_pairs = round(n_docs * planted)
+    n_base = n_docs - n_pairs
+    ids = [f"short/{i:07d}" for i in range(n_base)]
+    texts = [edit_words(" ".join(rng.choice(sentences) for _ in range(rng.choice((1, 2)))), edit_rate, vocab, rng)
+             for _ in range(n_base)]
+    pairs = []
+    for j in range(n_pairs):
+        i = j * (n_base // n_pairs)  # bases spread over the corpus, so over every file
+        kind = SHORT_KINDS[j % len(SHORT_KINDS)]
+        variant = short_variant(kind, texts[i], vocab, rng)
+        ids.append(f"{ids[i]}~{kind}")
+        texts.append(variant)
+        pairs.append({"a": ids[i], "b": ids[-1], "kind": kind, "param": None,
+                      "jaccard": round(jaccard(shingles(texts[i]), shingles(variant)), 4)})
+    return ids, texts, pairs
+
+
+def short_variant(kind: str, text: str, vocab: list[str], rng: random.Random) -> str:
+    if kind == "exact":
+        return text
+    if kind == "case_space":
+        return case_space(text, rng)
+    return edit_words(text, 0.0, vocab, rng)  # rate 0: the one word edit_words always replaces
+
+
+def write_columns(ids: list[str], texts: list[str], folder: Path, source: str = "planted", files: int = 1) -> list[Path]:
+    """Documents as curate parquet shards folder/<source>/<k>.parquet, document i in file i % files."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -149,11 +195,18 @@ def write_corpus(docs: list[dict], folder: Path, source: str = "planted", files:
     (folder / source).mkdir(parents=True, exist_ok=True)
     paths = []
     for k in range(files):
-        rows = [{"id": d["id"], "text": d["text"], "source": source, "url": None, "metadata": "{}"} for d in docs[k::files]]
+        n = len(ids[k::files])
+        table = pa.table({"id": ids[k::files], "text": texts[k::files], "source": [source] * n, "url": [None] * n,
+                          "metadata": ["{}"] * n}, schema=shard_schema())
         path = folder / source / f"{k:05d}.parquet"
-        pq.write_table(pa.Table.from_pylist(rows, schema=shard_schema()), path)
+        pq.write_table(table, path)
         paths.append(path)
     return paths
+
+
+def write_corpus(docs: list[dict], folder: Path, source: str = "planted", files: int = 1) -> list[Path]:
+    """Documents ({id, text}) as curate parquet shards: folder/<source>/<k>.parquet."""
+    return write_columns([d["id"] for d in docs], [d["text"] for d in docs], folder, source, files)
 
 
 def write_pairs(pairs: list[dict], path: Path) -> None:

@@ -28,7 +28,7 @@ import xxhash
 from datatrove.data import Document, DocumentsPipeline
 
 from curate.dedup.minhash import WORD, normalize
-from curate.io.records import RecordLog
+from curate.io.records import RecordLog, scrub_strings
 from curate.stage import Drop, Stage
 
 UNITS = {
@@ -102,7 +102,7 @@ class SentenceDedup(Stage):
             for start, end, first in cuts:
                 self._spans.write({"id": doc.id, "source": doc.metadata.get("source"), "stage": self.stage_name or self.name,
                                    "reason": f"duplicate_{self.unit}", "start": start, "end": end,
-                                   "text": text[start:end], "first_seen_in": first})
+                                   "text": scrub_strings(text[start:end], self.scrub_removed), "first_seen_in": first})
         new_text = "".join(keep).strip()
         if len(new_text) < self.min_chars:
             return Drop("too_short_after_sentence_dedup", {"chars_left": len(new_text), "min_chars": self.min_chars,
