@@ -13,8 +13,9 @@ Per command: wall time, CPU seconds, peak memory; per pipeline stage: documents 
 and core-seconds (from stats.json). Throughput per core two ways: input MB / CPU seconds of all processes
 (robust when other work shares the machine), and input MB / (wall seconds x workers).
 
---datatrove runs the web recipe at the smallest size (or --datatrove-gb) with datatrove's own stages for all it has, in the same
-order: WarcReader, URLFilter, Trafilatura (its only extractor), LanguageFilter, Gopher repetition, Gopher
+--datatrove runs the web recipe at the smallest size (or --datatrove-gb) twice more: curate's recipe with
+trafilatura (datatrove's only extractor: the like-for-like figure), and datatrove's own stages for all it
+has, in the same order: WarcReader, URLFilter, Trafilatura (its only extractor), LanguageFilter, Gopher repetition, Gopher
 quality, C4, FineWeb, PIIFormatter, ParquetWriter; its 4-stage MinHash with curate's bands and rows; its
 3-stage sentence dedup. Two offline patches, nothing else changed: tldextract's bundled suffix list and
 curate's bundled lid.176 model (datatrove downloads both). Datatrove writes no exclusion files (curate writes
@@ -65,14 +66,14 @@ def subset(corpus: Path, work: Path, kind: str, gb: float) -> tuple[Path, float]
     return folder, total / 1e9
 
 
-def recipe_commands(kind: str, inp: Path, run: Path, tasks: int, workers: int) -> list[tuple[str, list[str]]]:
+def recipe_commands(kind: str, inp: Path, run: Path, tasks: int, workers: int, config: Path | None = None) -> list[tuple[str, list[str]]]:
     par = ["--tasks", str(tasks), "--workers", str(workers)]
     if kind == "web":
         threshold, unit, final = "0.8", "line", "web-final.yaml"
     else:
         threshold, unit, final = "0.7", "paragraph", "books-final.yaml"
     return [
-        ("run", CURATE + ["run", str(REPO / "pipelines" / f"{kind}.yaml"), "--input", f"{kind}={inp}", "-o", str(run / "filtered")] + par),
+        ("run", CURATE + ["run", str(config or REPO / "pipelines" / f"{kind}.yaml"), "--input", f"{kind}={inp}", "-o", str(run / "filtered")] + par),
         ("dedup documents", CURATE + ["dedup", "documents", str(run / "filtered" / "data"), "-o", str(run / "dedup"), "--threshold", threshold] + par),
         ("dedup sentences", CURATE + ["dedup", "sentences", str(run / "dedup" / "data"), "-o", str(run / "units.npz"), "--unit", unit]),
         ("final", CURATE + ["run", str(REPO / "pipelines" / final), "--var", f"dedup={run / 'dedup' / 'data'}",
@@ -92,9 +93,9 @@ def rates(size_gb: float, wall_s: float, cpu_s: float, workers: int) -> dict:
     return {"mb_per_cpu_s": round(size_gb * 1e3 / cpu_s, 3), "mb_s_core_wall": round(size_gb * 1e3 / wall_s / workers, 3)}
 
 
-def run_recipe(kind: str, inp: Path, size_gb: float, run: Path, tasks: int, workers: int) -> dict:
+def run_recipe(kind: str, inp: Path, size_gb: float, run: Path, tasks: int, workers: int, config: Path | None = None) -> dict:
     result = {"kind": kind, "size_gb": round(size_gb, 3), "commands": [], "stages": []}
-    for name, cmd in recipe_commands(kind, inp, run, tasks, workers):
+    for name, cmd in recipe_commands(kind, inp, run, tasks, workers, config):
         m = run_child(cmd, run.parent / f"{run.name}.{name.replace(' ', '_')}.log")
         result["commands"].append({"command": name, **m})
         print(f"  {kind} {size_gb:.2f} GB {name}: {m}", flush=True)
@@ -295,6 +296,8 @@ def markdown(results: dict) -> str:
                   "| | wall s | CPU s | MB per CPU-s | MB/s/core (wall) | peak RSS MB (tree) | kept docs |",
                   "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
                   f"| curate | {ours['wall_s']} | {ours['cpu_s']} | {ours['mb_per_cpu_s']} | {ours['mb_s_core_wall']} | {ours['tree_rss_mb']} | {ours['kept_docs']} |",
+                  *([f"| curate, trafilatura | {t['wall_s']} | {t['cpu_s']} | {t['mb_per_cpu_s']} | {t['mb_s_core_wall']} | {t['tree_rss_mb']} | {t['kept_docs']} |"]
+                    if (t := results.get("trafilatura")) else []),
                   f"| datatrove | {dt['wall_s']} | {dt['cpu_s']} | {dt['mb_per_cpu_s']} | {dt['mb_s_core_wall']} | {dt['tree_rss_mb']} | {results['kept']['datatrove']} |",
                   f"| **ratio** | | | **{ours['mb_per_cpu_s'] / dt['mb_per_cpu_s']:.1f}x** | **{ours['mb_s_core_wall'] / dt['mb_s_core_wall']:.1f}x** | | |", "",
                   f"datatrove phases (wall s): {dt['phases']}", "", "datatrove's filter steps (core-seconds summed over tasks):", "",
@@ -340,6 +343,10 @@ def main() -> None:
             inp, size = subset(corpus, work, "web", gb)
             tasks = max(args.workers, len(list(inp.iterdir())))
             results["datatrove"] = run_datatrove(inp, size, work / f"datatrove-{gb}", tasks, args.workers)
+            # like for like: curate's recipe with datatrove's extractor
+            config = work / "web-trafilatura.yaml"
+            config.write_text((REPO / "pipelines" / "web.yaml").read_text().replace("engine: resiliparse", "engine: trafilatura"))
+            results["trafilatura"] = run_recipe("web", inp, size, work / f"web-trafilatura-{gb}", tasks, args.workers, config)
             results["kept"] = compare_kept(work / f"web-{gb}" / "final" / "data", work / f"datatrove-{gb}" / "final")
             save(results, work)
         if kind == "web" and args.kill:

@@ -214,6 +214,21 @@ def files_for(target_bytes: float, per_file: int, sizer) -> int:
     return max(1, round(target_bytes / (mean * per_file)))
 
 
+def build(pool: Pool, out: Path, seed: int, kind: str, gb: float) -> list[dict]:
+    """Write the files of one kind in parallel; their manifest entries, in order."""
+    per_file, size_of, write, key = {
+        "web": (PAGES_PER_WEB_FILE, lambda g: len(page(seed, g)[1].encode()), write_web_file, "html_bytes"),
+        "books": (BOOKS_PER_DIR, lambda b: len(book(seed, b)[0].encode()), write_book_dir, "text_bytes"),
+    }[kind]
+    jobs = [(str(out), seed, i, per_file) for i in range(files_for(gb * 1e9, per_file, size_of))]
+    parts = []
+    for info in pool.imap(write, jobs):
+        parts.append(info)
+        print(f"{kind} {len(parts)}/{len(jobs)}: {info[key] / 1e6:.0f} MB", flush=True)
+    print(f"{kind}: {sum(x[key] for x in parts) / 1e9:.3f} GB")
+    return parts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-o", "--out", required=True)
@@ -226,21 +241,9 @@ def main() -> None:
     (out / "web").mkdir(parents=True, exist_ok=True)
     manifest = {"seed": args.seed, "web": [], "books": []}
     with Pool(args.workers) as pool:
-        if args.web_gb > 0:
-            n = files_for(args.web_gb * 1e9, PAGES_PER_WEB_FILE, lambda g: len(page(args.seed, g)[1].encode()))
-            jobs = [(str(out), args.seed, i, PAGES_PER_WEB_FILE) for i in range(n)]
-            for info in pool.imap(write_web_file, jobs):
-                manifest["web"].append(info)
-                print(f"web {info['file']}: {info['html_bytes'] / 1e6:.0f} MB of HTML", flush=True)
-        if args.books_gb > 0:
-            n = files_for(args.books_gb * 1e9, BOOKS_PER_DIR, lambda b: len(book(args.seed, b)[0].encode()))
-            jobs = [(str(out), args.seed, i, BOOKS_PER_DIR) for i in range(n)]
-            for info in pool.imap(write_book_dir, jobs):
-                manifest["books"].append(info)
-                print(f"books {info['folder']}: {info['text_bytes'] / 1e6:.0f} MB of text", flush=True)
-    for kind in ("web", "books"):
-        key = "html_bytes" if kind == "web" else "text_bytes"
-        print(f"{kind}: {sum(x[key] for x in manifest[kind]) / 1e9:.3f} GB")
+        for kind, gb in (("web", args.web_gb), ("books", args.books_gb)):
+            if gb > 0:
+                manifest[kind] = build(pool, out, args.seed, kind, gb)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
 
 
