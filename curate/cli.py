@@ -226,7 +226,8 @@ def cmd_dedup_documents(args) -> None:
 def cmd_dedup_sentences(args) -> None:
     from curate.dedup.sentence import index_units
 
-    card = index_units(args.inputs, args.out, unit=args.unit, min_words=args.min_words)
+    card = index_units(args.inputs, args.out, unit=args.unit, min_words=args.min_words, workers=args.workers,
+                       shards=args.shards)
     print(f"unit index: {args.out}: {card['shared_units']} of {card['units']} {args.unit}s occur in two documents "
           f"or more\nuse it with the step  sentence_dedup: {{unit: {args.unit}, first_seen: {args.out}}}")
 
@@ -343,6 +344,9 @@ def build_parser() -> argparse.ArgumentParser:
     dsent.add_argument("-o", "--out", required=True, help="index path (.npz)")
     dsent.add_argument("--unit", choices=["sentence", "line", "paragraph"], default="sentence")
     dsent.add_argument("--min-words", type=int, default=5)
+    dsent.add_argument("--workers", type=int, default=1, help="processes for both passes")
+    dsent.add_argument("--shards", type=int, default=16,
+                       help="parts of the unit hash space; memory is one input file's units, then one shard's")
     dsent.set_defaults(func=cmd_dedup_sentences)
     dindex = dsub.add_parser(
         "index",

@@ -278,6 +278,37 @@ def test_dataset_dedup_removes_near_copies_of_indexed_documents(tmp_path):
     assert {"copy3", "quote5"}.isdisjoint(d.id for d in out) and len(out) == 30
 
 
+def test_unit_index_is_the_same_for_any_workers_and_shards(data_dir, tmp_path):
+    """The two-pass index (hashes by file, then repeated units by shard) finds the same owners whether one
+    process holds everything or two processes share 8 shards; real text, units repeated across files."""
+    import orjson
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from curate.dedup.sentence import index_units
+    from curate.io.writer import shard_schema
+
+    rows = [orjson.loads(line) for line in (data_dir / "wiki" / "enwiki.jsonl").read_bytes().splitlines()[:60]]
+    # every article also carries a paragraph of its neighbour: repeats across documents and files
+    docs = [{"id": r["id"], "text": r["text"] + "\n\n" + rows[i - 1]["text"].split("\n\n")[0], "source": "wiki",
+             "url": None, "metadata": "{}"} for i, r in enumerate(rows)]
+    (tmp_path / "in").mkdir()
+    for part in range(3):
+        pq.write_table(pa.Table.from_pylist(docs[part::3], schema=shard_schema()), tmp_path / "in" / f"{part}.parquet")
+    cards, arrays = [], []
+    for workers, shards in ((1, 1), (2, 8)):
+        path = tmp_path / f"units-{workers}-{shards}.npz"
+        cards.append(index_units([str(tmp_path / "in")], str(path), unit="paragraph", workers=workers, shards=shards))
+        arrays.append(dict(np.load(path)))
+        assert not Path(f"{path}.parts").exists()
+    assert cards[0]["shared_units"] >= 55 and cards[0]["documents"] == 60
+    assert cards[0] == cards[1]
+    for key in ("hashes", "owners"):
+        assert np.array_equal(arrays[0][key], arrays[1][key])
+    hashes = arrays[1]["hashes"]
+    assert np.all(hashes[1:] > hashes[:-1])  # sorted and unique, for searchsorted
+
+
 def test_sentence_dedup_across_tasks_does_not_depend_on_the_task_count(data_dir, tmp_path):
     """A paragraph shared by documents in different input files is kept in exactly one of them, the same one
     with 1 or 2 tasks; the others lose it, and each cut is logged."""

@@ -128,30 +128,81 @@ def id_key(doc_id: str) -> int:
     return xxhash.xxh3_64_intdigest(doc_id.encode("utf-8"))
 
 
-def index_units(inputs: list[str], out_path: str, unit: str = "sentence", min_words: int = 5) -> dict:
+def index_units(inputs: list[str], out_path: str, unit: str = "sentence", min_words: int = 5, workers: int = 1,
+                shards: int = 16) -> dict:
     """Read the corpus once and write, for every unit that occurs in two documents or more, its owner (the
-    document with the smallest id key) to `out_path` (.npz, sorted by unit hash) with a JSON card beside it."""
-    from curate.io.texts import input_files, read_documents
+    document with the smallest id key) to `out_path` (.npz, sorted by unit hash) with a JSON card beside it.
+
+    Two passes, so that no process holds every unit of the corpus: each input file's (unit hash, id key)
+    pairs are written in `shards` parts by hash; then each shard alone finds its repeated units. Memory is
+    one file's units, then one shard's; both passes run on `workers` processes. The index is the same for
+    any number of workers and shards.
+    """
+    from curate.io.texts import input_files
 
     if unit not in UNITS:
         raise ValueError(f"index_units: unit={unit!r}: expected one of {sorted(UNITS)}")
     if not out_path.endswith(".npz"):
         raise ValueError(f"index_units: the index path must end in .npz, got {out_path}")
+    if workers < 1 or shards < 1:
+        raise ValueError(f"index_units: workers and shards must be at least 1 (got {workers}, {shards})")
+    work = Path(f"{out_path}.parts")
+    work.mkdir(parents=True, exist_ok=True)
+    files = [file for path in inputs for file in input_files(path)]
+    hash_jobs = [(file, str(work / f"{k:06d}"), unit, min_words, shards) for k, file in enumerate(files)]
+    shard_jobs = [(str(work), len(files), s) for s in range(shards)]
+    if workers == 1:
+        documents = sum(map(_hash_units_of_file, hash_jobs))
+        found = list(map(_repeated_units_of_shard, shard_jobs))
+    else:
+        from multiprocessing import get_context
+
+        with get_context("spawn").Pool(workers) as pool:  # spawn: the caller may hold threads (Ray, torch)
+            documents = sum(pool.imap(_hash_units_of_file, hash_jobs))
+            found = pool.map(_repeated_units_of_shard, shard_jobs)
+    hashes = np.concatenate([h for h, _, _ in found])
+    owners = np.concatenate([o for _, o, _ in found])
+    order = np.argsort(hashes, kind="stable")  # the step looks units up with searchsorted
+    np.savez(out_path, hashes=hashes[order], owners=owners[order])
+    for part in work.iterdir():
+        part.unlink()
+    work.rmdir()
+    card = {"unit": unit, "min_words": min_words, "documents": documents, "units": sum(n for _, _, n in found),
+            "shared_units": int(len(hashes)), "inputs": [str(p) for p in inputs]}
+    Path(f"{out_path}.json").write_text(json.dumps(card, indent=2) + "\n")
+    return card
+
+
+def _hash_units_of_file(job: tuple) -> int:
+    """Pass 1 for one input file: its (unit hash, id key) pairs, a document listing each unit once, written to
+    PREFIX.<shard>.npy by hash. Returns the number of documents."""
+    from curate.io.texts import read_documents
+
+    file, prefix, unit, min_words, shards = job
     hashes, keys = [], []
     documents = 0
-    for path in inputs:
-        for file in input_files(path):
-            for doc in read_documents(file):
-                if doc is None:
-                    continue
-                documents += 1
-                key = id_key(doc["id"])
-                text = doc["text"]
-                units = {h for h, n in (unit_key(text[s:e]) for s, e in split_units(text, unit)) if n >= min_words}
-                hashes.extend(units)
-                keys.extend([key] * len(units))
-    h = np.array(hashes, dtype=np.uint64)
-    k = np.array(keys, dtype=np.uint64)
+    for doc in read_documents(file):
+        if doc is None:
+            continue
+        documents += 1
+        text = doc["text"]
+        units = {h for h, n in (unit_key(text[s:e]) for s, e in split_units(text, unit)) if n >= min_words}
+        hashes.extend(units)
+        keys.extend([id_key(doc["id"])] * len(units))
+    h, k = np.array(hashes, dtype=np.uint64), np.array(keys, dtype=np.uint64)
+    shard = h % np.uint64(shards)
+    for s in range(shards):
+        mine = shard == s
+        np.save(f"{prefix}.{s:03d}.npy", np.stack([h[mine], k[mine]]))
+    return documents
+
+
+def _repeated_units_of_shard(job: tuple) -> tuple[np.ndarray, np.ndarray, int]:
+    """Pass 2 for one shard: (hashes of the units found in two documents or more, their owners, distinct units)."""
+    work, n_files, s = job
+    parts = [np.load(Path(work) / f"{k:06d}.{s:03d}.npy") for k in range(n_files)]
+    both = np.concatenate(parts, axis=1) if parts else np.empty((2, 0), np.uint64)
+    h, k = both[0], both[1]
     order = np.lexsort((k, h))  # by unit hash, then owner key: the first of each run is the owner
     h, k = h[order], k[order]
     first = np.ones(len(h), bool)
@@ -159,11 +210,7 @@ def index_units(inputs: list[str], out_path: str, unit: str = "sentence", min_wo
     starts = np.flatnonzero(first)
     counts = np.diff(np.append(starts, len(h)))
     shared = starts[counts > 1]  # the same unit in two documents or more (a document lists a unit once)
-    np.savez(out_path, hashes=h[shared], owners=k[shared])
-    card = {"unit": unit, "min_words": min_words, "documents": documents, "units": int(len(starts)),
-            "shared_units": int(len(shared)), "inputs": [str(p) for p in inputs]}
-    Path(f"{out_path}.json").write_text(json.dumps(card, indent=2) + "\n")
-    return card
+    return h[shared], k[shared], int(len(starts))
 
 
 def load_unit_index(path: str) -> tuple[np.ndarray, np.ndarray, dict]:
