@@ -5,6 +5,9 @@ A stage fills in one method, `process(doc)`, returning the (possibly changed) do
 writes every removed document to `OUT/removed/<stage>/` with the stage's name and the reason, so that for
 every stage: documents in = documents kept + documents removed.
 
+A stage that cuts spans from documents it keeps sets `logs_spans`; the base class opens `self._spans`, a log
+under OUT/removed/<stage>/spans/, for the length of `run`.
+
 A stage whose per-call cost dwarfs the work on one short document (the `pii` stage's presidio calls) sets
 `batch_chars` and fills in `process_batch(docs)` instead: the base class then hands it documents in groups
 of about that many characters, in their order, with the same counts.
@@ -54,6 +57,10 @@ class Stage(PipelineStep):
     scrub_removed: Callable[[str], str] | None = None
     # > 0: documents reach `process_batch` in groups of about this many characters (see the module docstring).
     batch_chars: int = 0
+    # True: the stage logs the spans it cuts from kept documents to OUT/removed/<stage>/spans/ through
+    # `self._spans` (open while `run` runs, None outside a curate pipeline).
+    logs_spans: bool = False
+    _spans: RecordLog | None = None
 
     def attach(
         self, stage_name: str, removed_folder: str, sources: list[str] | None = None, scrub: Callable[[str], str] | None = None
@@ -71,6 +78,8 @@ class Stage(PipelineStep):
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         removed = RecordLog(self.removed_folder, rank) if self.removed_folder else None
+        if self.logs_spans and self.removed_folder:
+            self._spans = RecordLog(f"{self.removed_folder}/spans", rank)
         batch, chars = [], 0
         try:
             for doc in data:
@@ -92,6 +101,9 @@ class Stage(PipelineStep):
         finally:
             if removed is not None:
                 removed.close()
+            if self._spans is not None:
+                self._spans.close()
+                self._spans = None
 
     def _finish(self, batch: list[Document], removed: RecordLog | None) -> DocumentsPipeline:
         """Process a batch (one document unless `batch_chars` is set), count and log what it removed, yield the rest."""

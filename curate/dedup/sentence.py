@@ -28,7 +28,7 @@ import xxhash
 from datatrove.data import Document, DocumentsPipeline
 
 from curate.dedup.minhash import WORD, normalize
-from curate.io.records import RecordLog, scrub_strings
+from curate.io.records import scrub_strings
 from curate.stage import Drop, Stage
 
 UNITS = {
@@ -53,6 +53,7 @@ def unit_key(text: str) -> tuple[int, int]:
 class SentenceDedup(Stage):
     name = "sentence_dedup"
     type = "curate dedup"
+    logs_spans = True
 
     def __init__(self, unit: str = "sentence", min_words: int = 5, min_chars: int = 200, first_seen: str | None = None):
         super().__init__()
@@ -67,17 +68,11 @@ class SentenceDedup(Stage):
                 raise ValueError(f"sentence_dedup: {first_seen} indexes {card['unit']}s of >= {card['min_words']} words, "
                                  f"this step asks for {unit}s of >= {min_words}; rebuild it with the same settings")
         self.seen: dict[int, str] = {}
-        self._spans: RecordLog | None = None
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         self.seen = {}
         self._owners = load_unit_index(self.first_seen)[:2] if self.first_seen else None
-        self._spans = RecordLog(f"{self.removed_folder}/spans", rank) if self.removed_folder else None
-        try:
-            yield from super().run(data, rank, world_size)
-        finally:
-            if self._spans is not None:
-                self._spans.close()
+        yield from super().run(data, rank, world_size)
 
     def process(self, doc: Document) -> Document | Drop:
         text = doc.text

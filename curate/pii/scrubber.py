@@ -25,7 +25,6 @@ from bisect import bisect_left, bisect_right
 from datatrove.data import Document, DocumentsPipeline
 from loguru import logger
 
-from curate.io.records import RecordLog
 from curate.pii.engine import NER_ENTITIES, build_analyzer, check_spacy_model
 from curate.pii.operators import OPERATORS, Anonymizer, Secret, operator_configs
 from curate.pii.recognizers import DEFAULT_ENTITIES, RECOGNIZERS, check_phone_regions, plausible_entities
@@ -104,6 +103,7 @@ class PIIScrubber(Stage):
 
     name = "🔒 PII"
     batch_chars = BATCH_CHARS
+    logs_spans = True
 
     def __init__(
         self,
@@ -146,7 +146,6 @@ class PIIScrubber(Stage):
         self.min_score = min_score
         self.phone_regions = check_phone_regions(phone_regions) if phone_regions is not None else ["US"]
         self._analyzer = self._anonymizer = None
-        self._spans: RecordLog | None = None
 
     # Built on first use in the worker process: presidio objects (and the hash lambda) do not pickle.
     def _engines(self):
@@ -249,13 +248,7 @@ class PIIScrubber(Stage):
         if not self.spacy_model and not _ner_off_logged:
             logger.info("pii: named-entity recognition is off: no spaCy model configured")
             _ner_off_logged = True
-        self._spans = RecordLog(f"{self.removed_folder}/spans", rank) if self.removed_folder else None
-        try:
-            yield from super().run(data, rank, world_size)
-        finally:
-            if self._spans is not None:
-                self._spans.close()
-                self._spans = None
+        yield from super().run(data, rank, world_size)
 
 
 def _starts(texts: list[str], group: list[int]) -> list[int]:
