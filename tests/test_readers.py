@@ -116,7 +116,7 @@ def test_truncated_gzip_keeps_what_came_before_the_break(data_dir, tmp_path):
     (tmp_path / "in" / "cut.jsonl.gz").write_bytes(gz[: len(gz) // 2])
     docs, bad = read_all(JsonlReader(str(tmp_path / "in"), "wiki"), tmp_path)
     assert 10 < len(docs) < 106
-    assert len(bad) == 1 and bad[0]["reason"] == "truncated_file" and bad[0]["record"] == f"after line {len(docs)}"
+    assert len(bad) == 1 and bad[0]["reason"] == "truncated_or_corrupt_file" and bad[0]["record"] == f"after line {len(docs)}"
 
 
 def test_50mb_document_is_quarantined_quickly_or_read_when_allowed(data_dir, tmp_path):

@@ -1,10 +1,11 @@
-"""Plain-text book reader: one file, one document, with Project Gutenberg's header and licence footer cut off."""
+"""Plain-text book reader (.txt, or any file; compressed: .gz, .bz2, .xz, .zst): one file, one document, with Project Gutenberg's header and licence footer cut off."""
 
 import re
 from typing import Iterator
 
 from datatrove.data import Document
 
+from curate.io.compression import open_decompressed, stream_error
 from curate.io.reader import MiB, Bad, SourceReader
 
 # Gutenberg has used several wordings over the years ("THIS"/"THE", "EBOOK"/"E-BOOK", with or without
@@ -65,27 +66,26 @@ class BookReader(SourceReader):
         super().__init__(path, source, glob=glob, recursive=recursive, max_doc_bytes=max_doc_bytes)
         self.strip_boilerplate = strip_boilerplate
 
-    def records(self, filepath: str) -> Iterator[Document | Bad]:
-        if size := self.too_large(self.data_folder.size(filepath)):
+    def records(self, filepath: str) -> Iterator[tuple[str, bytes] | Bad]:
+        with self.data_folder.open(filepath, "rb") as raw, open_decompressed(raw, filepath) as f:
+            data = f.read(self.max_doc_bytes + 1)
+            if error := stream_error(f):
+                raise error
+        if size := self.too_large(len(data)):
             yield Bad("whole file", "too_large", size)
             return
-        with self.data_folder.open(filepath, "rb") as f:
-            raw = f.read()
+        yield "whole file", data
+
+    def parse(self, raw: bytes, where: str, filepath: str) -> Document | Bad:
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as e:
-            yield Bad("whole file", "invalid_utf8", f"byte {e.start}", raw[max(0, e.start - 50) : e.start + 50])
-            return
+            return Bad(where, "invalid_utf8", f"byte {e.start}", raw[max(0, e.start - 50) : e.start + 50])
         text = text.replace("\r\n", "\n")
         title = TITLE.search(text[:5000])
         stripped = None
         if self.strip_boilerplate:
             text, stripped = strip_gutenberg(text)
             text = text.strip("\n")
-        yield self.make_document(
-            text,
-            filepath,
-            filepath,
-            title=title.group(1).strip() if title else None,
-            gutenberg_stripped=stripped,
-        )
+        metadata = {"title": title.group(1).strip() if title else None, "gutenberg_stripped": stripped}
+        return self.make_document(text, filepath, filepath, metadata)

@@ -1,25 +1,12 @@
-"""JSONL reader (.jsonl, .jsonl.gz, .jsonl.zst): one JSON object per line with a text field."""
+"""JSONL reader (.jsonl, and compressed: .gz, .bz2, .xz, .zst): one JSON object per line with a text field."""
 
-import gzip
-import io
-import zlib
-from typing import IO, Iterator
+from typing import Iterator
 
 import orjson
 from datatrove.data import Document
 
+from curate.io.compression import open_decompressed, stream_error
 from curate.io.reader import MiB, Bad, SourceReader
-
-
-def open_lines(f: IO[bytes], filepath: str) -> IO[bytes]:
-    """A line-iterable binary stream, decompressed by extension (fsspec's zstd stream has no readline)."""
-    if filepath.endswith(".gz"):
-        return gzip.GzipFile(fileobj=f, mode="rb")
-    if filepath.endswith(".zst"):
-        import zstandard
-
-        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(f))
-    return f
 
 
 class JsonlReader(SourceReader):
@@ -46,26 +33,17 @@ class JsonlReader(SourceReader):
         self.text_key = text_key
         self.id_key = id_key
 
-    def records(self, filepath: str) -> Iterator[Document | Bad]:
-        import zstandard
-
-        line_no = 0
-        with self.data_folder.open(filepath, "rb") as raw, open_lines(raw, filepath) as f:
-            lines = iter(f)
-            while True:
-                try:
-                    line = next(lines)
-                except StopIteration:
-                    return
-                except (EOFError, OSError, zlib.error, zstandard.ZstdError) as e:
-                    yield Bad(f"after line {line_no}", "truncated_file", f"{type(e).__name__}: {e}")
-                    return
-                line_no += 1
+    def records(self, filepath: str) -> Iterator[tuple[str, bytes]]:
+        with self.data_folder.open(filepath, "rb") as raw, open_decompressed(raw, filepath) as f:
+            for line_no, line in enumerate(f, 1):
+                if not line.endswith(b"\n") and (error := stream_error(f)):
+                    raise error  # the last line was cut by the break: it is the break, not a malformed line
                 if line.strip():
-                    yield self.parse_line(line, line_no, filepath)
+                    yield f"line {line_no}", line
+            if error := stream_error(f):
+                raise error
 
-    def parse_line(self, line: bytes, line_no: int, filepath: str) -> Document | Bad:
-        where = f"line {line_no}"
+    def parse(self, line: bytes, where: str, filepath: str) -> Document | Bad:
         if size := self.too_large(len(line)):
             return Bad(where, "too_large", size, line)
         try:
@@ -82,5 +60,5 @@ class JsonlReader(SourceReader):
         if not isinstance(text, str):
             return Bad(where, "missing_text", f"no string field {self.text_key!r}", line)
         doc_id = data.pop(self.id_key, None)
-        doc_id = str(doc_id) if doc_id is not None else f"{filepath}#L{line_no}"
-        return self.make_document(text, doc_id, filepath, **data)
+        doc_id = str(doc_id) if doc_id is not None else f"{filepath}#L{where.removeprefix('line ')}"
+        return self.make_document(text, doc_id, filepath, data)

@@ -27,34 +27,36 @@ class ParquetReader(SourceReader):
         self.id_key = id_key
         self.batch_size = batch_size
 
-    def records(self, filepath: str) -> Iterator[Document | Bad]:
+    def records(self, filepath: str) -> Iterator[tuple[str, dict] | Bad]:
         import pyarrow.parquet as pq
 
         with self.data_folder.open(filepath, "rb") as f:
-            pf = pq.ParquetFile(f)
+            pf = pq.ParquetFile(f)  # an empty or non-parquet file raises here: quarantined as unreadable_file
             if self.text_key not in pf.schema_arrow.names:
-                raise ValueError(
-                    f"{self.data_folder.resolve_paths(filepath)}: no column {self.text_key!r} "
-                    f"(columns: {pf.schema_arrow.names}); set text_key in the reader's config"
-                )
+                yield Bad("whole file", "no_text_column", f"no column {self.text_key!r} (columns: "
+                          f"{pf.schema_arrow.names}); set text_key in the reader's config")
+                return
             row = 0
             for batch in pf.iter_batches(batch_size=self.batch_size):
                 for data in batch.to_pylist():
-                    yield self.row_to_document(data, row, filepath)
+                    yield f"row {row}", data
                     row += 1
 
-    def row_to_document(self, data: dict, row: int, filepath: str) -> Document | Bad:
-        where = f"row {row}"
+    def parse(self, data: dict, where: str, filepath: str) -> Document | Bad:
         text = data.pop(self.text_key)
         if not isinstance(text, str):
             return Bad(where, "missing_text", f"{self.text_key!r} is {type(text).__name__}")
         if size := self.too_large(len(text.encode("utf-8", errors="surrogatepass"))):
             return Bad(where, "too_large", size, text)
         doc_id = data.pop(self.id_key, None)
-        doc_id = str(doc_id) if doc_id is not None else f"{filepath}#{row}"
-        metadata = data.pop("metadata", None)
-        if isinstance(metadata, str):  # curate's own shards keep metadata as a JSON string column
-            metadata = orjson.loads(metadata)
+        doc_id = str(doc_id) if doc_id is not None else f"{filepath}#{where.removeprefix('row ')}"
+        metadata = data.get("metadata")
+        if isinstance(metadata, str) and metadata.startswith("{"):  # curate's shards: metadata as a JSON string
+            try:
+                metadata = orjson.loads(metadata)
+            except orjson.JSONDecodeError:
+                pass  # another tool's column that happens to start with "{": kept as it is
         if isinstance(metadata, dict):
+            data.pop("metadata")
             data = metadata | data
-        return self.make_document(text, doc_id, filepath, **data)
+        return self.make_document(text, doc_id, filepath, data)

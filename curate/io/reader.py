@@ -3,20 +3,38 @@
 Every record a reader meets ends in exactly one of two places: it becomes a Document, or it is written to
 `OUT/quarantine/<source>/` with the file, the record (line number, WARC record id, row), the reason and a
 short preview. So for every reader: records = documents + quarantined.
+
+A reader is two methods, kept apart so that one bad record cannot end a file or a task:
+- `records(filepath)` frames the file: it yields `(where, raw)` for each record, or a `Bad` for bytes that
+  are not a whole record, and checks that the file ended where its format says it ends (a compressed stream
+  that stopped early, a WARC record followed by stray bytes). An exception it raises ends that file only:
+  the rest of the file is quarantined as one entry that names the last good record, and the task goes on.
+- `parse(raw, where, filepath)` turns one record into a Document or a `Bad`. An exception it raises
+  quarantines that record alone (`record_error`, with the exception's type and message).
 """
 
+import lzma
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Any, Iterator
+
+import zstandard
 
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.readers.base import BaseDiskReader
 from datatrove.utils.logging import logger
 
+from curate.io.paths import check_name
 from curate.io.records import RecordLog, scrub_strings
 
 MiB = 1 << 20
 PREVIEW_CHARS = 200
+# Metadata keys the reader sets itself; a record's own field of that name is kept under `record_<key>`.
+RESERVED_KEYS = ("source", "file")
+# What a stream that ends early or holds corrupt compressed data raises (curate.io.compression).
+# (bz2 raises EOFError when cut and OSError when corrupt; gzip's BadGzipFile is an OSError.)
+TRUNCATION_ERRORS = (EOFError, OSError, zlib.error, lzma.LZMAError, zstandard.ZstdError)
 
 
 @dataclass
@@ -26,7 +44,7 @@ class Bad:
     record: str
     reason: str
     detail: str = ""
-    preview: str = ""
+    preview: str | bytes = ""
 
 
 def preview_of(raw: bytes | str, scrub: Callable[[str], str] | None = None) -> str:
@@ -40,18 +58,23 @@ def preview_of(raw: bytes | str, scrub: Callable[[str], str] | None = None) -> s
     return raw[:PREVIEW_CHARS]
 
 
+def error_text(e: BaseException) -> str:
+    return f"{type(e).__name__}: {e}"[:500]
+
+
 class SourceReader(BaseDiskReader):
     """Reads the files under `path` (sharded across tasks by file) as documents of one `source`.
 
-    Subclasses fill in `records(filepath)`, yielding a Document or a `Bad` for every record of the file.
+    Subclasses fill in `records(filepath)` and `parse(raw, where, filepath)` (see the module docstring).
     """
 
     type = "curate reader"
     stage_name: str | None = None
     quarantine_folder: str | None = None
-    # Applied to the preview and detail of every quarantined record, in the log line and in quarantine/
-    # (None: as they are). A pipeline with a `pii` step sets it to that step's scrubber, so that records
-    # that never become documents, and so are never scrubbed, keep no raw PII (curate.config.record_scrubber).
+    # Applied to the record, detail and preview of every quarantined record, in the log line and in
+    # quarantine/ (None: as they are). A pipeline with a `pii` step sets it to that step's scrubber, so that
+    # records that never become documents, and so are never scrubbed, keep no raw PII (a WARC record's
+    # `where` holds its URL). See curate.config.record_scrubber.
     scrub_quarantined: Callable[[str], str] | None = None
 
     def __init__(
@@ -63,8 +86,9 @@ class SourceReader(BaseDiskReader):
         max_doc_bytes: int = 16 * MiB,
     ):
         super().__init__(data_folder=path, glob_pattern=glob, recursive=recursive, add_file_path=False)
-        if not source or "/" in source:
-            raise ValueError(f"reader for {path}: `source` must be a non-empty name without '/', got {source!r}")
+        check_name(source, f"reader for {path}: `source`")
+        if max_doc_bytes < 1:
+            raise ValueError(f"reader for {path}: max_doc_bytes must be at least 1, got {max_doc_bytes}")
         self.path = path
         self.source = source
         self.max_doc_bytes = max_doc_bytes
@@ -75,7 +99,10 @@ class SourceReader(BaseDiskReader):
         self.quarantine_folder = quarantine_folder
         self.scrub_quarantined = scrub
 
-    def records(self, filepath: str) -> Iterator[Document | Bad]:
+    def records(self, filepath: str) -> Iterator[tuple[str, Any] | Bad]:
+        raise NotImplementedError
+
+    def parse(self, raw: Any, where: str, filepath: str) -> Document | Bad:
         raise NotImplementedError
 
     def too_large(self, nbytes: int) -> str | None:
@@ -83,17 +110,36 @@ class SourceReader(BaseDiskReader):
             return f"{nbytes} bytes > max_doc_bytes={self.max_doc_bytes}"
         return None
 
-    def make_document(self, text: str, doc_id: str, filepath: str, **metadata) -> Document:
-        metadata = {k: v for k, v in metadata.items() if v is not None}
-        return Document(text=text, id=doc_id, metadata={**metadata, "source": self.source, "file": filepath})
+    def make_document(self, text: str, doc_id: str, filepath: str, metadata: dict | None = None) -> Document:
+        """A Document of this reader's source. `metadata` is the record's own fields (any names: a field
+        called `source` or `file` is kept as `record_source` / `record_file`); None values are left out."""
+        kept = {}
+        for key, value in (metadata or {}).items():
+            if value is not None:
+                kept[f"record_{key}" if key in RESERVED_KEYS else key] = value
+        return Document(text=text, id=doc_id, metadata={**kept, "source": self.source, "file": filepath})
 
     def read_file(self, filepath: str) -> DocumentsPipeline:
         records = self.records(filepath)
+        last = None
         while True:
             with self.track_time():  # reading, decompressing and parsing; not the stages downstream
-                item = next(records, None)
-            if item is None:
-                return
+                try:
+                    item = next(records, None)
+                except TRUNCATION_ERRORS as e:
+                    item = Bad(f"after {last}" if last else "start of file", "truncated_or_corrupt_file", error_text(e))
+                    records = iter(())
+                except Exception as e:  # a format error the framing did not expect: the rest of this file only
+                    item = Bad(f"after {last}" if last else "start of file", "unreadable_file", error_text(e))
+                    records = iter(())
+                if item is None:
+                    return
+                if not isinstance(item, Bad):
+                    last, raw = item
+                    try:
+                        item = self.parse(raw, last, filepath)
+                    except Exception as e:  # one record's surprise is that record's quarantine, not the task's end
+                        item = Bad(last, "record_error", error_text(e))
             self.stat_update("records")
             if isinstance(item, Document) and not item.text.strip():
                 item = Bad(item.id, "empty_text", preview=item.text)
@@ -105,15 +151,15 @@ class SourceReader(BaseDiskReader):
 
     def quarantine(self, filepath: str, bad: Bad) -> None:
         self.stat_update("quarantined", f"quarantined:{bad.reason}")
-        where = f"{self.data_folder.resolve_paths(filepath)}: record {bad.record}"
+        record = scrub_strings(bad.record, self.scrub_quarantined)
         detail = scrub_strings(bad.detail, self.scrub_quarantined)
-        logger.warning(f"quarantined {where}: {bad.reason} {detail}".rstrip())
+        logger.warning(f"quarantined {self.data_folder.resolve_paths(filepath)}: record {record}: {bad.reason} {detail}".rstrip())
         if self._quarantine is not None:
             self._quarantine.write(
                 {
                     "source": self.source,
                     "file": filepath,
-                    "record": bad.record,
+                    "record": record,
                     "reason": bad.reason,
                     "detail": detail,
                     "preview": preview_of(bad.preview, self.scrub_quarantined),
