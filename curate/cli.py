@@ -56,6 +56,21 @@ def cmd_run(args) -> None:
         f"{t['records']} records: {t['kept']} kept, {t['removed']} removed, {t['quarantined']} quarantined "
         f"in {summary['wall_s']} s\noutput: {Path(args.out) / 'data'}\nreport: {md}"
     )
+    for line in error_lines(summary):
+        print(f"warning: {line}", file=sys.stderr)
+
+
+def error_lines(summary: dict) -> list[str]:
+    """One line per stage or source where records met an error rather than a rule: a bug in a step, or input
+    no reader could make sense of. Those records are counted and kept aside, but a person should look."""
+    lines = []
+    for s in summary["stages"]:
+        if n := s.get("removed_reasons", {}).get("stage_error"):
+            lines.append(f"{n} document(s) made step {s['stage']} raise; see removed/{s['stage']}/ (reason stage_error)")
+        for reason in ("record_error", "unreadable_file", "truncated_or_corrupt_file"):
+            if n := s.get("quarantine_reasons", {}).get(reason):
+                lines.append(f"{n} {reason} in source {s['source']}; see quarantine/{s['source']}/")
+    return lines
 
 
 def cmd_report(args) -> None:
@@ -410,11 +425,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     from curate.config import ConfigError
+    from curate.dedup.document import DedupError
     from curate.pipeline import RunError
 
     try:
         args.func(args)
-    except (ConfigError, RunError, FileNotFoundError, ValueError) as e:
+    except (ConfigError, RunError, DedupError, FileNotFoundError, ValueError) as e:
         print(f"curate {args.command}: error: {e}", file=sys.stderr)
         sys.exit(2)
 

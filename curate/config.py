@@ -21,6 +21,8 @@ A step may take `sources: [web]` to apply to the documents of those sources only
 import importlib
 import inspect
 import re
+import types
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,6 +125,49 @@ def _entry(item, where: str, noun: str, registry: dict, file: Path, reserved: tu
     return kind, dict(args)
 
 
+def type_error(value, annotation) -> str | None:
+    """Why `value` (from YAML) does not fit the constructor annotation `annotation`, or None if it does.
+    Annotations this does not know (a class, a callable) accept anything: the constructor checks those."""
+    if annotation is inspect.Parameter.empty or annotation is typing.Any:
+        return None
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        reasons = [type_error(value, a) for a in args]
+        return None if None in reasons else "expected " + " or ".join(r.removeprefix("expected ") for r in reasons)
+    if annotation is type(None):
+        return None if value is None else "expected null"
+    if annotation is bool:
+        return None if isinstance(value, bool) else "expected true or false"
+    if annotation is int:
+        return None if isinstance(value, int) and not isinstance(value, bool) else "expected an integer"
+    if annotation is float:
+        return None if isinstance(value, (int, float)) and not isinstance(value, bool) else "expected a number"
+    if annotation is str:
+        return None if isinstance(value, str) else "expected a string"
+    if origin is list or annotation is list:
+        if not isinstance(value, list):
+            return "expected a list"
+        inner = [r for v in value if args and (r := type_error(v, args[0]))]
+        return f"{inner[0]} in the list" if inner else None
+    if origin is dict or annotation is dict:
+        if not isinstance(value, dict):
+            return "expected a mapping"
+        inner = [r for k, v in value.items() if args and (r := type_error(k, args[0]) or type_error(v, args[1]))]
+        return f"{inner[0]} in the mapping" if inner else None
+    if origin is typing.Literal:
+        return None if value in args else f"expected one of {list(args)}"
+    return None
+
+
+def check_types(cls, args: dict, where: str) -> None:
+    """Each argument against the annotation of `cls.__init__`, before anything is built or read: a wrong type
+    found here names the file, the entry and the argument; found later it would be a traceback mid-run."""
+    hints = typing.get_type_hints(cls.__init__)
+    for key, value in args.items():
+        if key in hints and (why := type_error(value, hints[key])):
+            raise ConfigError(f"{where}.{key}: {why}, got {value!r}")
+
+
 # Step arguments that name a file: taken relative to the config file like the readers' paths.
 FILE_ARGUMENTS = ("model_path", "block_domains", "block_urls", "allow_domains")
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -140,6 +185,14 @@ def substitute(value, variables: dict[str, str], where: str):
             raise ConfigError(f"{where}: unknown variable {m.group(0)}; pass it with --var {m.group(1)}=VALUE")
         return str(variables[m.group(1)])
 
+    if (whole := PLACEHOLDER.fullmatch(value)) is not None:
+        # `threshold: "{t}"` with --var t=0.5 is the number 0.5, as if it had been written in the file
+        text = one(whole)
+        try:
+            parsed = yaml.safe_load(text)
+        except yaml.YAMLError:
+            return text
+        return parsed if isinstance(parsed, (int, float, bool)) else text
     return PLACEHOLDER.sub(one, value)
 
 
@@ -163,10 +216,12 @@ def load_config(path: str | Path, variables: dict[str, str] | None = None) -> Pi
         raise ConfigError(f"{path}: `readers` must list at least one reader")
     readers = [_entry(r, f"readers[{i}]", "reader", _readers(), path) for i, r in enumerate(readers)]
     steps = [_entry(s, f"steps[{i}]", "step", _steps(), path, reserved=("sources",)) for i, s in enumerate(raw.get("steps") or [])]
-    for section, entries in (("readers", readers), ("steps", steps)):
+    for section, entries, registry in (("readers", readers, _readers()), ("steps", steps, _steps())):
         for i, (kind, args) in enumerate(entries):
+            where = f"{path}: {section}[{i}] ({kind})"
             for key, value in args.items():
-                args[key] = substitute(value, variables, f"{path}: {section}[{i}] ({kind}).{key}")
+                args[key] = substitute(value, variables, f"{where}.{key}")
+            check_types(registry[kind], {k: v for k, v in args.items() if k != "sources"}, where)
     for kind, args in readers:
         if "path" in args:
             args["path"] = resolve_path(args["path"], path.parent)
@@ -179,6 +234,7 @@ def load_config(path: str | Path, variables: dict[str, str] | None = None) -> Pi
         if only is not None and (not isinstance(only, list) or not set(only) <= set(sources)):
             raise ConfigError(f"{path}: steps[{i}] ({kind}): `sources` must list reader sources {sources}, got {only!r}")
     writer = _entry(raw.get("writer") or "parquet", "writer", "writer", _writers(), path)
+    check_types(_writers()[writer[0]], writer[1], f"{path}: writer ({writer[0]})")
     if len(set(sources)) != len(sources):
         raise ConfigError(f"{path}: each reader needs its own `source`; got {sources}")
     return PipelineConfig(raw.get("name") or path.stem, path, readers, steps, writer)
@@ -210,19 +266,27 @@ def build_pipeline(config: PipelineConfig, out: str) -> list:
         while name in names:
             name, i = f"{kind}_{i}", i + 1
         names.add(name)
-        stages.append((name, sources, _steps()[kind](**args)))
+        stages.append((name, sources, _build(_steps()[kind], args, f"{config.path}: step {name}")))
     scrub, needs_scrub = record_scrubber(config, stages)
     pipeline = []
     for kind, args in config.readers:
-        reader = _readers()[kind](**args)
+        reader = _build(_readers()[kind], args, f"{config.path}: reader {kind} ({args['source']})")
         reader.attach(f"read_{args['source']}", f"{out}/quarantine", scrub)
         pipeline.append(reader)
     for i, (name, sources, step) in enumerate(stages):
         step.attach(name, f"{out}/removed/{name}", sources, scrub if needs_scrub[i] else None)
         pipeline.append(step)
     kind, args = config.writer
-    pipeline.append(_writers()[kind](output_folder=f"{out}/data", **args))
+    pipeline.append(_build(_writers()[kind], {"output_folder": f"{out}/data", **args}, f"{config.path}: writer"))
     return pipeline
+
+
+def _build(cls, args: dict, where: str):
+    """`cls(**args)`; a value the constructor refuses becomes a ConfigError naming the entry."""
+    try:
+        return cls(**args)
+    except (ValueError, TypeError, FileNotFoundError) as e:
+        raise ConfigError(f"{where}: {e}") from None
 
 
 def record_scrubber(config: PipelineConfig, stages: list) -> tuple:
@@ -232,7 +296,7 @@ def record_scrubber(config: PipelineConfig, stages: list) -> tuple:
     stage removes before the `pii` step never reaches it (and neither do the documents of sources it is not
     applied to). So those records pass through the same scrubber, with the step's own recognizers,
     operators, allow list and salt, before they are written. Stages after a `pii` step that sees every
-    source get already scrubbed text; the `pii` step itself removes nothing. `scrub_text` counts nothing:
+    source get already scrubbed text; the `pii` step itself removes nothing. Its `scrub_text` counts nothing:
     the step's stats stay those of the documents it scrubbed. Without a `pii` step: (None, all False).
     """
     at = next((i for i, (kind, _) in enumerate(config.steps) if kind == "pii"), None)
@@ -240,4 +304,4 @@ def record_scrubber(config: PipelineConfig, stages: list) -> tuple:
         return None, [False] * len(stages)
     every_source = config.steps[at][1].get("sources") is None
     needs = [i < at or (i > at and not every_source) for i in range(len(stages))]
-    return stages[at][2].scrub_text, needs
+    return stages[at][2], needs

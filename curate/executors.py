@@ -11,8 +11,25 @@ RAY_OFFLINE_ENV = {
     "RAY_AUTH_MODE": "disabled",
     "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
 }
+# Workers on a cluster do not inherit this process's environment (see quiet_task_tracebacks).
+RAY_RUNTIME_ENV = {"env_vars": {"LOGURU_DIAGNOSE": "NO", "LOGURU_BACKTRACE": "NO"}}
 # AF_UNIX socket paths are limited to 107 bytes; Ray's default session dir can exceed that.
 RAY_TEMP_DIR = "/tmp/curate-ray"
+
+
+def quiet_task_tracebacks() -> None:
+    """Task logs must never hold record text: datatrove's task logger is loguru with `diagnose=True`, whose
+    tracebacks print every local variable (a document's text among them) into logs/ and onto stderr.
+
+    loguru reads LOGURU_DIAGNOSE / LOGURU_BACKTRACE once, when it is imported, into the defaults of
+    `logger.add`: the variables reach the worker processes (forkserver, spawn and Ray workers import loguru
+    afresh), and in this process, where loguru is already imported, the defaults are set on `add` itself.
+    """
+    os.environ["LOGURU_DIAGNOSE"] = "NO"
+    os.environ["LOGURU_BACKTRACE"] = "NO"
+    from loguru._logger import Logger
+
+    Logger.add.__kwdefaults__.update(diagnose=False, backtrace=False)
 
 
 def start_ray(address: str | None = None):
@@ -22,20 +39,26 @@ def start_ray(address: str | None = None):
     if ray.is_initialized():
         return ray
     if address:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, runtime_env=RAY_RUNTIME_ENV)
     else:
         ray.init(
             include_dashboard=False,
             _node_ip_address="127.0.0.1",
             _temp_dir=RAY_TEMP_DIR,
             log_to_driver=False,
+            runtime_env=RAY_RUNTIME_ENV,
         )
     return ray
 
 
-def make_executor(kind: str, pipeline: list, tasks: int, workers: int, logging_dir: str, ray_address: str | None):
+def check_parallelism(tasks: int, workers: int) -> None:
     if tasks < 1 or workers < 1:
         raise ConfigError(f"--tasks and --workers must be at least 1 (got tasks={tasks}, workers={workers})")
+
+
+def make_executor(kind: str, pipeline: list, tasks: int, workers: int, logging_dir: str, ray_address: str | None):
+    check_parallelism(tasks, workers)
+    quiet_task_tracebacks()
     if kind == "local":
         from datatrove.executor import LocalPipelineExecutor
 

@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 from curate.config import ConfigError, build_pipeline, load_config, override_inputs
-from curate.executors import make_executor
+from curate.executors import check_parallelism, make_executor
+from curate.io.paths import check_output_folder, is_remote
 from curate.stats import check_conservation, merge_rank_stats, summarize
 
 
@@ -20,8 +21,22 @@ class RunError(RuntimeError):
     pass
 
 
-def _fingerprint(config, tasks: int) -> dict:
-    spec = {"readers": config.readers, "steps": config.steps, "writer": config.writer, "tasks": tasks}
+def _input_listing(pipeline: list) -> list:
+    """(source, file, size) of every input file: a rerun over inputs that changed since (a file fixed, added or
+    cut) would mix two runs, since finished tasks keep what they wrote from the old files."""
+    from curate.io.reader import SourceReader
+
+    listing = []
+    for reader in pipeline:
+        if isinstance(reader, SourceReader):
+            for path in reader.data_folder.list_files(recursive=reader.recursive, glob_pattern=reader.glob_pattern):
+                listing.append((reader.source, path, reader.data_folder.size(path)))
+    return listing
+
+
+def _fingerprint(config, tasks: int, pipeline: list) -> dict:
+    spec = {"readers": config.readers, "steps": config.steps, "writer": config.writer, "tasks": tasks,
+            "inputs": _input_listing(pipeline)}
     digest = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
     return {"config": str(config.path), "tasks": tasks, "fingerprint": digest}
 
@@ -59,13 +74,14 @@ def run_pipeline(
     config = load_config(config_path, variables)
     override_inputs(config, inputs or {})
     for kind, args in config.readers:
-        if "://" not in args["path"] and not Path(args["path"]).exists():
+        if not is_remote(args["path"]) and not Path(args["path"]).exists():
             raise ConfigError(f"{config.path}: reader {kind} ({args['source']}): input path {args['path']} does not exist")
-    out_dir = Path(out).resolve()
-    fingerprint = _fingerprint(config, tasks)
+    check_parallelism(tasks, workers)
+    out_dir = check_output_folder(out, [args["path"] for _, args in config.readers])
+    pipeline = build_pipeline(config, str(out_dir))
+    fingerprint = _fingerprint(config, tasks, pipeline)
     _prepare_out(out_dir, fingerprint, overwrite)
 
-    pipeline = build_pipeline(config, str(out_dir))
     logging_dir = str(out_dir / "logs")
     start = time.monotonic()
     ex = make_executor(executor, pipeline, tasks, workers, logging_dir, ray_address)

@@ -8,18 +8,21 @@ every stage: documents in = documents kept + documents removed.
 A stage that cuts spans from documents it keeps sets `logs_spans`; the base class opens `self._spans`, a log
 under OUT/removed/<stage>/spans/, for the length of `run`.
 
+A document that makes `process` raise is removed with the reason `stage_error` and the exception's type and
+message in its details (scrubbed like any removed/ record), and the task goes on: one odd document must not
+stop a run over a dump. The stats count it, so `curate run` can say that a stage failed on some documents.
+
 A stage whose per-call cost dwarfs the work on one short document (the `pii` stage's presidio calls) sets
 `batch_chars` and fills in `process_batch(docs)` instead: the base class then hands it documents in groups
 of about that many characters, in their order, with the same counts.
 """
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
-from curate.io.records import RecordLog, scrub_strings
+from curate.io.records import RecordLog, RecordScrubber, error_text, scrub_strings
 
 
 @dataclass
@@ -30,10 +33,11 @@ class Drop:
     details: dict = field(default_factory=dict)
 
 
-def removed_record(doc: Document, stage: str, drop: Drop, scrub: Callable[[str], str] | None = None) -> dict:
-    """The removed/ record of a document; with `scrub`, its text and the strings of its details pass through it."""
+def removed_record(doc: Document, stage: str, drop: Drop, scrub: RecordScrubber | None = None) -> dict:
+    """The removed/ record of a document; with `scrub`, its id, its text and the strings of its details pass
+    through it."""
     return {
-        "id": doc.id,
+        "id": scrub.scrub_id(doc.id) if scrub is not None else doc.id,
         "source": doc.metadata.get("source"),
         "stage": stage,
         "reason": drop.reason,
@@ -54,7 +58,7 @@ class Stage(PipelineStep):
     # Applied to the text of every removed/ record before it is written (None: written as it is). A pipeline
     # with a `pii` step sets it to that step's scrubber, so that documents removed before PII scrubbing do not
     # keep their raw PII in removed/ (curate.config.record_scrubber).
-    scrub_removed: Callable[[str], str] | None = None
+    scrub_removed: RecordScrubber | None = None
     # > 0: documents reach `process_batch` in groups of about this many characters (see the module docstring).
     batch_chars: int = 0
     # True: the stage logs the spans it cuts from kept documents to OUT/removed/<stage>/spans/ through
@@ -63,7 +67,7 @@ class Stage(PipelineStep):
     _spans: RecordLog | None = None
 
     def attach(
-        self, stage_name: str, removed_folder: str, sources: list[str] | None = None, scrub: Callable[[str], str] | None = None
+        self, stage_name: str, removed_folder: str, sources: list[str] | None = None, scrub: RecordScrubber | None = None
     ) -> None:
         self.stage_name = stage_name
         self.removed_folder = removed_folder
@@ -105,12 +109,21 @@ class Stage(PipelineStep):
                 self._spans.close()
                 self._spans = None
 
+    def _process_alone(self, doc: Document) -> Document | Drop:
+        try:
+            return self.process_batch([doc])[0]
+        except Exception as e:
+            return Drop("stage_error", {"error": error_text(e)})
+
     def _finish(self, batch: list[Document], removed: RecordLog | None) -> DocumentsPipeline:
         """Process a batch (one document unless `batch_chars` is set), count and log what it removed, yield the rest."""
         if not batch:
             return
         with self.track_time("batch" if self.batch_chars else None):
-            results = self.process_batch(batch)
+            try:
+                results = self.process_batch(batch)
+            except Exception:  # one document's surprise: find it, remove it with the error, keep the task going
+                results = [self._process_alone(doc) for doc in batch]
         for doc, result in zip(batch, results, strict=True):
             if isinstance(result, Drop):
                 self.stat_update("removed", f"removed:{result.reason}")

@@ -113,3 +113,20 @@ def build_corpus(root: Path) -> Path:
     tokenize_corpus(str(root / "tok"), [str(root / "data")], str(tokens))
     (root / "done").write_text("ok\n")
     return tokens
+
+
+def all_text_under(out: Path) -> str:
+    """All bytes under OUT as text: gzip and parquet decoded, every other file as it is (for leak checks)."""
+    import gzip
+
+    import orjson
+
+    chunks = []
+    for path in sorted(p for p in out.rglob("*") if p.is_file()):
+        if path.suffix == ".parquet":
+            chunks.append(orjson.dumps(pq.read_table(path).to_pylist(), default=str).decode())
+        elif path.suffix == ".gz":
+            chunks.append(gzip.decompress(path.read_bytes()).decode("utf-8", "replace"))
+        else:
+            chunks.append(path.read_bytes().decode("utf-8", "replace"))
+    return "\n".join(chunks)

@@ -206,7 +206,7 @@ def test_bad_input_empty_short_repeated(tmp_path):
 def test_duplicate_ids_are_refused(tmp_path):
     text = wiki_docs(1)[0]["text"]
     write_shard(tmp_path / "in" / "w" / "0.parquet", [{"id": "x", "text": text}, {"id": "x", "text": text}])
-    with pytest.raises(DedupError, match="occurs more than once"):
+    with pytest.raises(DedupError, match="occurs 2 times"):
         dedup_documents([str(tmp_path / "in")], str(tmp_path / "out"))
 
 

@@ -44,6 +44,7 @@ from curate.dedup.minhash import (
     shingles,
     signatures,
 )
+from curate.io.paths import check_name
 
 STAGE = "minhash_dedup"
 REASON = "near_duplicate"
@@ -143,7 +144,7 @@ def signature_file(path: str, k: int, work: Path, config: MinhashConfig) -> dict
     for col in ("id", "text"):
         if col not in names:
             raise DedupError(f"{path}: no column {col!r} (columns: {names}); dedup reads curate's output shards")
-    columns = ["id", "text"] + (["metadata"] if "metadata" in names else [])
+    columns = ["id", "text"] + [c for c in ("metadata", "source") if c in names]
     n = pf.metadata.num_rows
     keys, chars, counts = np.empty(n, np.uint64), np.empty(n, np.int64), np.empty(n, np.int64)
     quality = np.full(n, float("-inf"))
@@ -159,6 +160,11 @@ def signature_file(path: str, k: int, work: Path, config: MinhashConfig) -> dict
             if batch.column("id").null_count:
                 raise _null_id(path, row, cols["id"])
             ids.append(batch.column("id"))
+            for source in set(cols.get("source", ())) - {None}:  # a folder of OUT/data in stage 4
+                try:
+                    check_name(source, f"{path}: column `source`")
+                except ValueError as e:
+                    raise DedupError(str(e)) from None
             sets = []
             for i, (doc_id, text) in enumerate(zip(cols["id"], cols["text"]), start=row):
                 text = text or ""
@@ -254,8 +260,10 @@ def check_unique_keys(keys: np.ndarray, work: Path, manifest: dict) -> None:
     for f in manifest["files"]:
         t = pq.read_table(work / "docs" / f"{f['file']:05d}.parquet")
         where += [(i, f["path"]) for i, k in zip(t["id"].to_pylist(), t["key"].to_numpy()) if k == dup[0]]
-    raise DedupError(f"document id {where[0][0]!r} occurs more than once in the inputs ({[w[1] for w in where]}); "
-                     f"ids must be unique: give the documents distinct ids before dedup")
+    files = sorted(set(w[1] for w in where))
+    raise DedupError(f"document id {where[0][0]!r} occurs {len(where)} times in the inputs (in {len(files)} file(s): "
+                     f"{', '.join(files[:3])}{', ...' if len(files) > 3 else ''}); ids must be unique: give the "
+                     "documents distinct ids before dedup")
 
 
 class BucketStage(PipelineStep):
@@ -349,8 +357,8 @@ def cluster(work: Path, config: MinhashConfig, keep: str) -> dict:
     if len(key) != len(np.unique(key)):
         dup = key[1:][key[1:] == key[:-1]][0]
         ids = [meta["id"][i] for i in order[np.flatnonzero(key == dup)]]
-        raise DedupError(f"document id {ids[0]!r} occurs more than once in the inputs (ids {ids}); "
-                         f"ids must be unique: rerun curate with distinct ids or dedup exact copies first")
+        raise DedupError(f"document id {ids[0]!r} occurs {len(ids)} times in the inputs; ids must be unique: "
+                         "rerun curate with distinct ids or dedup exact copies first")
     ids = [meta["id"][i] for i in order]
     chars = np.concatenate(meta["chars"])[order] if len(key) else np.empty(0, np.int64)
     quality = np.concatenate(meta["quality"])[order] if len(key) else np.empty(0)

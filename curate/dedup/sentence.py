@@ -94,10 +94,12 @@ class SentenceDedup(Stage):
         self.stat_update("spans_removed", value=len(cuts))
         self.stat_update("chars_in_spans_removed", value=sum(e - s for s, e, _ in cuts))
         if self._spans is not None:
+            scrub = self.scrub_removed
             for start, end, first in cuts:
-                self._spans.write({"id": doc.id, "source": doc.metadata.get("source"), "stage": self.stage_name or self.name,
-                                   "reason": f"duplicate_{self.unit}", "start": start, "end": end,
-                                   "text": scrub_strings(text[start:end], self.scrub_removed), "first_seen_in": first})
+                self._spans.write({"id": scrub.scrub_id(doc.id) if scrub else doc.id, "source": doc.metadata.get("source"),
+                                   "stage": self.stage_name or self.name, "reason": f"duplicate_{self.unit}",
+                                   "start": start, "end": end, "text": scrub_strings(text[start:end], scrub),
+                                   "first_seen_in": scrub.scrub_id(first) if scrub else first})
         new_text = "".join(keep).strip()
         if len(new_text) < self.min_chars:
             return Drop("too_short_after_sentence_dedup", {"chars_left": len(new_text), "min_chars": self.min_chars,

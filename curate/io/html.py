@@ -54,6 +54,8 @@ class HtmlExtract(Stage):
         super().__init__()
         if engine not in ENGINES:
             raise ValueError(f"html_extract: engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+        if not timeout > 0:  # 0 would time out, and so remove, every page
+            raise ValueError(f"html_extract: timeout must be more than 0 seconds, got {timeout}")
         self.engine = engine
         self.timeout = timeout
         self.favor_precision = favor_precision

@@ -15,7 +15,6 @@ A reader is two methods, kept apart so that one bad record cannot end a file or 
 
 import lzma
 import zlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -26,7 +25,7 @@ from datatrove.pipeline.readers.base import BaseDiskReader
 from datatrove.utils.logging import logger
 
 from curate.io.paths import check_name
-from curate.io.records import RecordLog, scrub_strings
+from curate.io.records import RecordLog, RecordScrubber, error_text, scrub_strings
 
 MiB = 1 << 20
 PREVIEW_CHARS = 200
@@ -47,19 +46,15 @@ class Bad:
     preview: str | bytes = ""
 
 
-def preview_of(raw: bytes | str, scrub: Callable[[str], str] | None = None) -> str:
+def preview_of(raw: bytes | str, scrub: RecordScrubber | None = None) -> str:
     """The first PREVIEW_CHARS characters of a record. With `scrub`, twice as many are scrubbed before the
     cut, so that a value the cut falls in is found whole rather than left half in the preview (a value cut
     by the wider window reaches the preview only if scrubbing halved the text before it)."""
     if isinstance(raw, bytes):
         raw = raw[: PREVIEW_CHARS * 8].decode("utf-8", errors="replace")
     if scrub is not None:
-        raw = scrub(raw[: PREVIEW_CHARS * 2])
+        raw = scrub.scrub_text(raw[: PREVIEW_CHARS * 2])
     return raw[:PREVIEW_CHARS]
-
-
-def error_text(e: BaseException) -> str:
-    return f"{type(e).__name__}: {e}"[:500]
 
 
 class SourceReader(BaseDiskReader):
@@ -75,7 +70,7 @@ class SourceReader(BaseDiskReader):
     # quarantine/ (None: as they are). A pipeline with a `pii` step sets it to that step's scrubber, so that
     # records that never become documents, and so are never scrubbed, keep no raw PII (a WARC record's
     # `where` holds its URL). See curate.config.record_scrubber.
-    scrub_quarantined: Callable[[str], str] | None = None
+    scrub_quarantined: RecordScrubber | None = None
 
     def __init__(
         self,
@@ -94,7 +89,7 @@ class SourceReader(BaseDiskReader):
         self.max_doc_bytes = max_doc_bytes
         self._quarantine: RecordLog | None = None
 
-    def attach(self, stage_name: str, quarantine_folder: str, scrub: Callable[[str], str] | None = None) -> None:
+    def attach(self, stage_name: str, quarantine_folder: str, scrub: RecordScrubber | None = None) -> None:
         self.stage_name = stage_name
         self.quarantine_folder = quarantine_folder
         self.scrub_quarantined = scrub

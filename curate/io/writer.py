@@ -6,11 +6,15 @@ keys would then fail to write or lose its keys. JSON keeps every key and reads i
 (`json_extract`), pandas and `datasets`.
 """
 
+import re
+
 import orjson
-from datatrove.data import Document
+from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.writers.parquet import ParquetWriter
 
 GiB = 1 << 30
+# `<rank>.parquet`, or `<file index>_<rank>.parquet` once a task has filled max_file_size
+SHARD_NAME = re.compile(r"(\d{3}_)?\d{5}\.parquet")
 
 
 def shard_schema():
@@ -36,7 +40,8 @@ def document_row(self, doc: Document) -> dict:
         "text": doc.text,
         "source": source,
         "url": url,
-        "metadata": orjson.dumps(metadata, option=orjson.OPT_SORT_KEYS).decode(),
+        # default=str: another tool's parquet may carry bytes or decimals, which JSON has no type for
+        "metadata": orjson.dumps(metadata, option=orjson.OPT_SORT_KEYS, default=str).decode(),
     }
 
 
@@ -52,6 +57,14 @@ class ShardWriter(ParquetWriter):
             max_file_size=max_file_size,
             schema=shard_schema(),
         )
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        # A rerun of a killed or crashed task rewrites its shards, but only those of the sources it meets
+        # again: a shard of the earlier attempt that the rerun does not write would stay uncounted.
+        for path in self.output_folder.glob(f"*/*{rank:05d}.parquet"):
+            if SHARD_NAME.fullmatch(path.rsplit("/", 1)[-1]):
+                self.output_folder.rm_file(path)
+        return super().run(data, rank, world_size)
 
     def write(self, document: Document, rank: int = 0, **kwargs):
         self.stat_update("kept")

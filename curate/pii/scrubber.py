@@ -10,6 +10,10 @@ steps:
       phone_regions: [US, GB, DE]                            # national formats; default [US]
 ```
 
+Every string a document carries out of the pipeline is scrubbed: the text, every metadata value (the url, a
+title, an author, nested values; not the reader's `source` and `file`), and the id, which, when it holds PII,
+becomes `pii-` and a keyed hash of it (stable across runs; keyed by `salt` when there is one).
+
 Documents are never removed, only changed: a document that is nothing but PII ("Contact: <EMAIL>") still
 says something about the corpus, and a drop would lose that it was there. Every scrubbed span is written to
 `OUT/removed/<stage>/spans/<rank>.jsonl.gz` as (id, start, end, entity, score, operator) with offsets
@@ -19,6 +23,7 @@ In a pipeline config, the records that readers quarantine and stages remove befo
 its scrubber too (`scrub_text`; see curate.config.record_scrubber), so no raw value is left in OUT.
 """
 
+import hashlib
 import re
 from bisect import bisect_left, bisect_right
 
@@ -51,6 +56,11 @@ _ner_off_logged = False
 # would get alone (tests/test_pii.py checks it). 16,000 characters (about 20 web pages' text) already make
 # the per-call work small; larger groups would only hold more documents back in the stage.
 BATCH_CHARS = 16_000
+# Metadata that is not the data's: the reader's validated source name and the user's own input path.
+FIELDS_KEPT = ("source", "file")
+# The key of the id hash when the step has no `salt`: the hash is then stable across runs but guessable by
+# trying values; set `salt` when ids may be e-mail addresses or phone numbers.
+ID_KEY = b"curate-pii-id"
 SEPARATOR = "\n\x00\n"
 
 
@@ -227,7 +237,36 @@ class PIIScrubber(Stage):
     def process(self, doc: Document) -> Document | Drop:
         return self.process_batch([doc])[0]
 
+    def scrub_id(self, doc_id: str) -> str:
+        """`doc_id` as it is, or, when it holds PII (an e-mail as an id), `pii-` and a keyed hash of it: still
+        one id per document and the same in every run with the same salt, with nothing of the value left."""
+        return self._scrub_ids([doc_id])[0]
+
+    def _scrub_ids(self, ids: list[str]) -> list[str]:
+        key = self.salt.reveal().encode() if self.salt else ID_KEY
+        return [doc_id if not found else "pii-" + hashlib.blake2b(doc_id.encode(), key=key[:64], digest_size=12).hexdigest()
+                for doc_id, found in zip(ids, self.find_many(ids), strict=True)]
+
+    def _scrub_fields(self, docs: list[Document]) -> None:
+        """Every string in the documents' metadata (the url, a title, an author, nested values) and their ids,
+        scrubbed in one batch. `source` is a validated name and `file` the user's own input path: both stay."""
+        places, values = [], []
+        for doc in docs:
+            for holder, key, value in _strings(doc.metadata, skip=FIELDS_KEPT):
+                places.append((holder, key))
+                values.append(value)
+        scrubbed = self.scrub_many(values)
+        for (holder, key), value, (new, results) in zip(places, values, scrubbed, strict=True):
+            if results:
+                holder[key] = new
+                self.stat_update("pii_fields")
+        for doc, new_id in zip(docs, self._scrub_ids([d.id for d in docs]), strict=True):
+            if new_id != doc.id:
+                doc.id = new_id
+                self.stat_update("pii_ids")
+
     def process_batch(self, docs: list[Document]) -> list[Document | Drop]:
+        self._scrub_fields(docs)
         for doc, (text, results) in zip(docs, self.scrub_many([d.text for d in docs]), strict=True):
             counts: dict[str, int] = {}
             for r in results:
@@ -249,6 +288,16 @@ class PIIScrubber(Stage):
             logger.info("pii: named-entity recognition is off: no spaCy model configured")
             _ner_off_logged = True
         yield from super().run(data, rank, world_size)
+
+
+def _strings(value, skip=()):
+    """(container, key, string) for every string inside a metadata mapping, nested mappings and lists included."""
+    items = value.items() if isinstance(value, dict) else enumerate(value)
+    for key, v in items:
+        if isinstance(v, str) and key not in skip:
+            yield value, key, v
+        elif isinstance(v, (dict, list)):
+            yield from _strings(v)
 
 
 def _starts(texts: list[str], group: list[int]) -> list[int]:

@@ -12,6 +12,8 @@ class LengthFilter(Stage):
 
     def __init__(self, min_words: int = 50, min_chars: int = 0):
         super().__init__()
+        if min_words < 0 or min_chars < 0:
+            raise ValueError(f"length_filter: min_words and min_chars must be 0 or more, got {min_words} and {min_chars}")
         self.min_words = min_words
         self.min_chars = min_chars
 

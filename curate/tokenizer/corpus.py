@@ -19,6 +19,7 @@ from typing import Iterator
 
 import numpy as np
 
+from curate.io.paths import check_name
 from curate.io.texts import input_files, read_documents
 
 
@@ -52,8 +53,8 @@ def corpus_files(inputs: list[str]) -> list[tuple[Path, Path]]:
 def source_of(root: Path, file: Path, doc: dict) -> str:
     """The document's `source` column, else the name of the folder the file is in (OUT/data/<source>/),
     else the file's name without its extension."""
-    if doc.get("source"):
-        return str(doc["source"])
+    if doc.get("source"):  # a value of the data: it becomes a folder under the output, so it must be a plain name
+        return check_name(str(doc["source"]), f"{file}: document {doc.get('id')!r}: column `source`")
     if root.is_dir() and file.parent.resolve() != root.resolve():
         return file.parent.name
     return file.name.split(".")[0]

@@ -74,6 +74,18 @@ def save_atomic(obj, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def load_checkpoint(path: Path, device) -> dict:
+    """A checkpoint of `train`: tensors, numbers, strings and containers only. `weights_only=True` makes
+    torch refuse anything else, so a crafted ckpt.pt cannot run code on load (a full unpickle would)."""
+    import pickle
+
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ValueError(f"{path}: not a checkpoint written by `curate train`, refused without running it ({first[:200]})") from None
+
+
 def write_json_atomic(obj, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
@@ -180,7 +192,7 @@ def train(data: "dict[str, str] | str", weights: dict[str, float], depth: int, t
         for name in ("ckpt.pt", "loss.csv", "loss.png", "run.json"):
             (out / name).unlink(missing_ok=True)
     if ckpt_path.is_file():
-        ckpt = torch.load(ckpt_path, map_location=dev, weights_only=False)
+        ckpt = load_checkpoint(ckpt_path, dev)
         if ckpt["args"] != args:
             changed = sorted(k for k in args if ckpt["args"].get(k) != args[k])
             raise ValueError(f"{out}: its checkpoint was trained with other arguments ({', '.join(changed)}); "
@@ -281,7 +293,7 @@ def load_run(run_dir: str, device: str = "auto") -> tuple[GPT, dict]:
     if not (run / "ckpt.pt").is_file():
         raise ValueError(f"{run}: no ckpt.pt; expected a run folder written by `curate train`")
     dev = pick_device(device)
-    ckpt = torch.load(run / "ckpt.pt", map_location=dev, weights_only=False)
+    ckpt = load_checkpoint(run / "ckpt.pt", dev)
     model = GPT(GPTConfig(**ckpt["config"])).to(dev)
     model.load_state_dict(ckpt["model"])
     model.eval()
