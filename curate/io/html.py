@@ -43,6 +43,9 @@ _SIGNATURE = re.compile(r"""<dt\b([^>]*\bclass\s*=\s*["'](?:[^"']*\s)?sig\b[^>]*
 _HEADERLINK = re.compile(r"""<a\b[^>]*\bclass\s*=\s*["']headerlink["'][^>]*>.*?</a\s*>""", re.I | re.S)
 _INLINE_CODE = re.compile(r"<code\b([^>]*)>(.*?)</code\s*>", re.I | re.S)
 _TAG = re.compile(r"<[^>]*>")
+# Inside a <pre>: buttons ("copy") are page controls, not code.
+_BUTTON = re.compile(r"<button\b.*?</button\s*>", re.I | re.S)
+_CODE_BOUNDARY = re.compile(r"(?<=</code>)\s*(?=<code\b)", re.I)
 _BR = re.compile(r"<br\b[^>]*>", re.I)
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
 # Class names that say which language a block is in: Sphinx (highlight-python3, on a div around the pre),
@@ -117,10 +120,16 @@ def mark_blocks(page: str) -> tuple[str, str, list[str]]:
         name, attrs, inner = (m.group(1), m.group(2), m.group(3)) if m.group(1) else (m.group(4), m.group(5), m.group(6))
         tag = name.lower()
         if tag == "pre":
-            code = html_text(inner).strip("\n").rstrip()
-            if not code.strip():
+            # two <code> elements side by side are two versions of one example (Node.js's CommonJS and ES
+            # module tabs): a block each
+            fenced = []
+            for part in _CODE_BOUNDARY.split(_BUTTON.sub("", inner)):
+                code = html_text(part).strip("\n").rstrip()
+                if code.strip():
+                    fenced.append(fence(code, _language(page, m.start(), attrs, part)))
+            if not fenced:
                 return m.group(0)
-            block = fence(code, _language(page, m.start(), attrs, inner))
+            block = "\n\n".join(fenced)
         elif tag == "div" or _DISPLAY_BLOCK.search(attrs):
             source = _math_source(tag, attrs, inner)
             if not source:

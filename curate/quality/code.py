@@ -136,11 +136,12 @@ def code_line_signals(code: list[str]) -> Iterator[tuple[str, float]]:
 
 
 def code_repetition_signals(code: list[str]) -> Iterator[tuple[str, float]]:
-    """The share of the characters of a document's code lines (those of MIN_REPEATED_LINE_CHARS or more)
-    that repeat a line seen before: generated or pasted code."""
-    seen: set[str] = set()
+    """The share of the characters of a document's code lines (those of MIN_REPEATED_LINE_CHARS or more) that
+    repeat a line seen before in the same block: generated or pasted code. Across blocks, repeats are how
+    examples are written (each one imports what it needs again), so they do not count."""
     repeated = total = 0
     for block in code:
+        seen: set[str] = set()
         for line in block.split("\n"):
             line = line.strip()
             if len(line) < MIN_REPEATED_LINE_CHARS:
