@@ -156,6 +156,11 @@ def test_max_docs_per_class_samples_deterministically(corpus):
     assert again == card
 
 
+def test_threshold_outside_the_scale_is_refused(trained):
+    with pytest.raises(ValueError, match=r"threshold must be in \[0, 1\] for a binary model"):
+        FastTextQualityFilter(str(trained[0]), threshold=2)
+
+
 def test_filter_keeps_good_and_removes_bad_documents(trained, corpus, tmp_path):
     out, card = trained
     docs = [Document(text=t, id=f"wiki-{i}", metadata={"source": "wiki"}) for i, t in enumerate(corpus["wiki"][:30])]
@@ -203,12 +208,9 @@ def test_missing_model_names_the_path_and_the_command(tmp_path):
     missing = tmp_path / "quality.bin"
     with pytest.raises(ValueError, match=rf"no model file at {missing}.*curate quality train"):
         FastTextQualityFilter(str(missing))
-    with pytest.raises(ValueError, match="threshold"):
-        FastTextQualityFilter(str(BUNDLED_MODEL), threshold=2)
-    # A fastText model of another kind (the language-id model) is refused when it is loaded.
-    stage = FastTextQualityFilter(str(BUNDLED_MODEL))
+    # A fastText model of another kind (the language-id model) is refused when the step is built.
     with pytest.raises(ValueError, match="not a curate quality model"):
-        stage.process(Document(text="some text", id="x"))
+        FastTextQualityFilter(str(BUNDLED_MODEL))
 
 
 def test_bad_training_inputs_get_clear_errors(corpus, tmp_path):
