@@ -51,16 +51,8 @@ def corpus(tmp_path_factory, data_dir) -> dict:
 
     run = root / "web-run"
     (run / "data" / "web").mkdir(parents=True)
-    table = pa.table(
-        {
-            "id": [url for url, _ in pages],
-            "text": web,
-            "source": ["web"] * len(web),
-            "url": [url for url, _ in pages],
-            "metadata": ["{}"] * len(web),
-        },
-        schema=shard_schema(),
-    )
+    rows = [{"id": url, "text": text, "source": "web", "url": url, "metadata": "{}"} for (url, _), text in zip(pages, web)]
+    table = pa.Table.from_pylist(rows, schema=shard_schema())
     pq.write_table(table, run / "data" / "web" / "00000.parquet")
     (run / "removed" / "length_filter").mkdir(parents=True)
     write_jsonl(run / "removed" / "length_filter" / "00000.jsonl.gz", wiki[:30])  # would add "negatives"
