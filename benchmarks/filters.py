@@ -12,7 +12,8 @@ web.yaml's thresholds, the ratios, and the keep/drop agreement of the first two 
 and a quality classifier trained on the same text.
 
 --labelled: the share of each label of the labelled quality set (curate.quality.evalset) that `web.yaml`
-keeps or removes, run as `curate run` would, with each engine, and with datatrove's rules for comparison.
+keeps or removes, run as `curate run` would, with each engine, and with datatrove's rules on plain extracted
+text (code_blocks off) for comparison.
 """
 
 import argparse
@@ -29,7 +30,7 @@ readers:
   - books: {path: "{data}/books", source: books}
   - jsonl: {path: "{data}/wiki", source: wiki}
 steps:
-  - html_extract: {timeout: 5}
+  - html_extract: {timeout: 5, code_blocks: true}
 """
 
 
@@ -108,7 +109,7 @@ LABELLED_RECIPE = """
 readers:
   - warc: {{path: "{pages}", source: web}}
 steps:
-  - html_extract: {{engine: {engine}, timeout: 60}}
+  - html_extract: {{engine: {engine}, timeout: 60, code_blocks: {blocks}}}
   - language: {{languages: [en], min_score: 0.65{aware}}}
 {rules}
 writer:
@@ -136,7 +137,8 @@ def labelled(workers: int) -> None:
         for name, rules, aware in (("web.yaml (code-aware)", "  " + web_rules.replace("\n", "\n  "), ", code_aware: true"),
                                    ("datatrove's rules", plain_rules, "")):
             recipe = tmp / f"{engine}-{len(aware)}.yaml"
-            recipe.write_text(LABELLED_RECIPE.format(pages=tmp / "pages", engine=engine, aware=aware, rules=rules))
+            recipe.write_text(LABELLED_RECIPE.format(pages=tmp / "pages", engine=engine, aware=aware, rules=rules,
+                                                     blocks="true" if aware else "false"))
             out = tmp / recipe.stem
             run_pipeline(str(recipe), str(out), tasks=workers, workers=workers)
             urls = set()

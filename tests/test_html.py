@@ -34,14 +34,14 @@ def test_pre_blocks_come_out_fenced_with_their_whitespace(tutorial, engine):
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_html_extract_writes_spans_of_the_blocks(tutorial, engine, tmp_path):
-    step = HtmlExtract(engine=engine, timeout=60)
+    step = HtmlExtract(engine=engine, timeout=60, code_blocks=True)
     docs = [Document(text=tutorial, id="t", metadata={"content_type": "text/html"})]
     (doc,) = list(step.run(iter(docs)))
     spans = doc.metadata["code_blocks"]
     assert spans and all(kind == "code" for _, _, kind in spans)
     for start, end, _ in spans:
         assert doc.text[start:end].startswith("```") and doc.text[start:end].endswith("```")
-    plain = HtmlExtract(engine=engine, timeout=60, code_blocks=False)
+    plain = HtmlExtract(engine=engine, timeout=60)
     (doc,) = list(plain.run(iter([Document(text=tutorial, id="t", metadata={"content_type": "text/html"})])))
     assert "```" not in doc.text and "code_blocks" not in doc.metadata
 
