@@ -1,13 +1,19 @@
 """Heuristic rules, side by side: datatrove's Gopher repetition + Gopher quality + C4 + FineWeb chain (with its
 spaCy word tokenizer) against curate's, on the same real text, in one process, one core.
 
-    python benchmarks/filters.py [--repeat 3] [--min-mb 20]
+    python benchmarks/filters.py [--repeat 3] [--min-mb 20] [--labelled]
 
-The corpus: the bundled sample read and extracted (web pages after trafilatura, books, Wikipedia; no
-filtering), plus every one of those documents cut into ~5 KB pieces at paragraph breaks, repeated until it
-holds at least --min-mb of text. Prints documents per second for both chains, the ratio, and the keep/drop
-agreement with every disagreement listed (document, datatrove's decision, ours). Then fastText prediction
-throughput: language id (bundled lid.176) and a quality classifier trained on the same text.
+The corpus: the bundled sample read and extracted (web pages after trafilatura, code blocks fenced, books,
+Wikipedia; no filtering), plus every one of those documents cut into ~5 KB pieces at paragraph breaks,
+repeated until it holds at least --min-mb of text. Prints documents per second for three chains measured side
+by side: datatrove's, curate's (code_aware off: datatrove's decisions) and curate's code-aware chain with
+web.yaml's thresholds, the ratios, and the keep/drop agreement of the first two with every disagreement listed
+(document, datatrove's decision, ours). Then fastText prediction throughput: language id (bundled lid.176)
+and a quality classifier trained on the same text.
+
+--labelled: the share of each label of the labelled quality set (curate.quality.evalset) that `web.yaml`
+keeps or removes, run as `curate run` would, with each engine, and with datatrove's rules on plain extracted
+text (code_blocks off) for comparison.
 """
 
 import argparse
@@ -24,7 +30,7 @@ readers:
   - books: {path: "{data}/books", source: books}
   - jsonl: {path: "{data}/wiki", source: wiki}
 steps:
-  - html_extract: {timeout: 5}
+  - html_extract: {timeout: 5, code_blocks: true}
 """
 
 
@@ -85,6 +91,65 @@ def curate_chain():
     return [GopherRepetition(), GopherQuality(), C4Quality(), FineWebQuality()]
 
 
+def code_aware_chain():
+    """The four rule sets as web.yaml configures them (code_aware, calibrated thresholds)."""
+    import yaml
+
+    from curate.config import STEPS
+
+    steps = yaml.safe_load((REPO / "pipelines" / "web.yaml").read_text())["steps"]
+    chain = []
+    for kind in ("gopher_repetition", "gopher_quality", "c4_quality", "fineweb_quality"):
+        (args,) = [step[kind] for step in steps if kind in step]
+        chain.append(STEPS[kind](**args))
+    return chain
+
+
+LABELLED_RECIPE = """
+readers:
+  - warc: {{path: "{pages}", source: web}}
+steps:
+  - html_extract: {{engine: {engine}, timeout: 60, code_blocks: {blocks}}}
+  - language: {{languages: [en], min_score: 0.65{aware}}}
+{rules}
+writer:
+  parquet: {{}}
+"""
+
+
+def labelled(workers: int) -> None:
+    import pyarrow.parquet as pq
+    import yaml
+
+    from curate.pipeline import run_pipeline
+    from curate.quality import evalset
+
+    tmp = Path(tempfile.mkdtemp(prefix="curate-labelled-"))
+    pages = evalset.evaluation_pages()
+    (tmp / "pages").mkdir()
+    evalset.write_warc(tmp / "pages" / "eval.warc.gz", pages)
+    web_steps = yaml.safe_load((REPO / "pipelines" / "web.yaml").read_text())["steps"]
+    web_rules = yaml.safe_dump([s for s in web_steps if next(iter(s)) in
+                                ("gopher_repetition", "gopher_quality", "c4_quality", "fineweb_quality")])
+    plain_rules = "  - gopher_repetition: {}\n  - gopher_quality: {}\n  - c4_quality: {}\n  - fineweb_quality: {}"
+    print(f"labelled set: {len(pages)} pages; share of content kept, share of the other labels removed")
+    for engine in ("resiliparse", "trafilatura"):
+        for name, rules, aware in (("web.yaml (code-aware)", "  " + web_rules.replace("\n", "\n  "), ", code_aware: true"),
+                                   ("datatrove's rules", plain_rules, "")):
+            recipe = tmp / f"{engine}-{len(aware)}.yaml"
+            recipe.write_text(LABELLED_RECIPE.format(pages=tmp / "pages", engine=engine, aware=aware, rules=rules,
+                                                     blocks="true" if aware else "false"))
+            out = tmp / recipe.stem
+            run_pipeline(str(recipe), str(out), tasks=workers, workers=workers)
+            urls = set()
+            for path in (out / "data").rglob("*.parquet"):
+                urls |= set(pq.read_table(path, columns=["url"]).column("url").to_pylist())
+            score = evalset.score(pages, urls)
+            cells = ", ".join(f"{label} {s['kept']}/{s['pages']} kept" if label in evalset.KEEP else
+                              f"{label} {s['removed']}/{s['pages']} removed" for label, s in score.items())
+            print(f"  {engine:11} {name:22} {cells}")
+
+
 def decide_datatrove(chain, doc):
     for f in chain:
         result = f.filter(doc)
@@ -116,25 +181,34 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--min-mb", type=float, default=20)
+    ap.add_argument("--labelled", action="store_true", help="only the labelled-set figures")
+    ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
+    if args.labelled:
+        labelled(args.workers)
+        return
     texts, data_dir = corpus(args.min_mb)
     docs = [Document(text=t, id=str(i)) for i, t in enumerate(texts)]
     mb = sum(map(len, texts)) / 1e6
     print(f"corpus: {len(docs)} documents, {mb:.1f} M characters")
-    dt_chain, cu_chain = datatrove_chain(), curate_chain()
+    dt_chain, cu_chain, ca_chain = datatrove_chain(), curate_chain(), code_aware_chain()
     timed(decide_datatrove, dt_chain, docs[:50])  # warm up spaCy
-    dt_times, cu_times = [], []
+    dt_times, cu_times, ca_times = [], [], []
     for _ in range(args.repeat):
         t, dt_decisions = timed(decide_datatrove, dt_chain, docs)
         dt_times.append(t)
         t, cu_decisions = timed(decide_curate, cu_chain, docs)
         cu_times.append(t)
-    dt, cu = statistics.median(dt_times), statistics.median(cu_times)
+        t, ca_decisions = timed(decide_curate, ca_chain, docs)
+        ca_times.append(t)
+    dt, cu, ca = statistics.median(dt_times), statistics.median(cu_times), statistics.median(ca_times)
     agree = sum((a is None) == (b is None) for a, b in zip(dt_decisions, cu_decisions))
     same_reason = sum(a == b for a, b in zip(dt_decisions, cu_decisions))
     print(f"datatrove: {len(docs) / dt:9.1f} docs/s/core ({mb / dt:.2f} MB/s)  median of {args.repeat}: {dt:.2f} s")
     print(f"curate:    {len(docs) / cu:9.1f} docs/s/core ({mb / cu:.2f} MB/s)  median of {args.repeat}: {cu:.2f} s")
-    print(f"speed-up: {dt / cu:.1f}x")
+    print(f"code-aware: {len(docs) / ca:9.1f} docs/s/core ({mb / ca:.2f} MB/s)  median of {args.repeat}: {ca:.2f} s; "
+          f"kept {sum(d is None for d in ca_decisions)}")
+    print(f"speed-up: {dt / cu:.1f}x; code-aware chain / curate chain: {ca / cu:.2f}x the time")
     print(f"keep/drop agreement: {agree}/{len(docs)} = {agree / len(docs):.4%}; same reason: {same_reason / len(docs):.4%}")
     kept = sum(d is None for d in cu_decisions)
     print(f"kept: datatrove {sum(d is None for d in dt_decisions)}, curate {kept}")

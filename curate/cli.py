@@ -153,6 +153,18 @@ def cmd_demo(args) -> None:
 
 
 def cmd_quality_train(args) -> None:
+    if args.graded:
+        if args.positive or args.negative:
+            raise SystemExit("curate quality train: give --graded, or --positive and --negative, not both")
+        from curate.quality.graded import train_graded
+
+        card = train_graded(args.graded, args.out, seed=args.seed, holdout=args.holdout)
+        m = card["metrics"] or {}
+        print(f"grades: {card['grade_histogram']}\nheld-out: accuracy {m.get('accuracy')}, "
+              f"Spearman {m.get('spearman')}\nmodel: {args.out}\ncard:  {args.out}.json")
+        return
+    if not (args.positive and args.negative):
+        raise SystemExit("curate quality train: give --positive and --negative (or --graded LABELS.jsonl)")
     from curate.quality.classifier import train_classifier
 
     card = train_classifier(args.positive, args.negative, args.out, seed=args.seed, holdout=args.holdout,
@@ -288,12 +300,15 @@ def build_parser() -> argparse.ArgumentParser:
     qsub = quality.add_subparsers(dest="quality_command", required=True)
     qtrain = qsub.add_parser(
         "train",
-        help="train a fastText quality classifier on your own positives and negatives",
-        epilog="example: curate quality train --positive out/demo/data/wiki out/demo/data/books "
-        "--negative out/demo/data/web -o quality.bin",
+        help="train a fastText quality classifier on your own positives and negatives, or on graded labels",
+        epilog="examples: curate quality train --positive out/demo/data/wiki out/demo/data/books "
+        "--negative out/demo/data/web -o quality.bin\n"
+        "          curate quality train --graded annotations.jsonl -o edu.bin   # lines of {\"text\", \"score\": 0-5}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    qtrain.add_argument("--positive", nargs="+", required=True, help="parquet shard folders or JSONL files of good text")
-    qtrain.add_argument("--negative", nargs="+", required=True, help="... of text to filter out (e.g. random web)")
+    qtrain.add_argument("--positive", nargs="+", help="parquet shard folders or JSONL files of good text")
+    qtrain.add_argument("--negative", nargs="+", help="... of text to filter out (e.g. random web)")
+    qtrain.add_argument("--graded", nargs="+", help="JSONL files of {text, score} with scores 0-5 (FineWeb-Edu style)")
     qtrain.add_argument("-o", "--out", required=True, help="model path (a JSON card is written beside it)")
     qtrain.add_argument("--seed", type=int, default=0)
     qtrain.add_argument("--holdout", type=float, default=0.1)

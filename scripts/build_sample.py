@@ -633,6 +633,11 @@ def main(argv: list[str] | None = None) -> int:
     web = build_web(out, args.python_docs, pages)
     books = build_books(out, texts_dir, gutenberg)
     wiki = build_wiki(out, dump)
+    # the labelled quality set (second manual, translated man pages): scripts/build_quality_set.py
+    sys.path.insert(0, str(Path(__file__).parent))
+    import build_quality_set
+
+    build_quality_set.main(["--out", str(out)])
 
     print(f"web   {web['file']}: {web['docs']} pages, {web['raw_bytes']} bytes of HTML, "
           f"{web['file'].stat().st_size} bytes on disk  [{web['source']}]")

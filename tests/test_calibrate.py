@@ -54,3 +54,28 @@ def test_inspect_takes_thresholds_from_a_config(data_dir, tmp_path):
 
     md = inspect_corpus([str(data_dir / "wiki")], str(tmp_path / "o"), config=str(config), max_docs=30).read_text()
     assert "30 documents" in md and "alpha_words_ratio >= 0.7" in md and "gopher_repetition" not in md
+
+
+def test_inspect_reads_a_runs_removed_documents_so_every_rule_has_both_sides(data_dir, tmp_path):
+    from curate.pipeline import run_pipeline
+    from curate.quality.calibrate import inspect_corpus
+
+    config = tmp_path / "run.yaml"
+    config.write_text(f"readers:\n  - jsonl: {{path: {data_dir / 'wiki'}, source: wiki}}\n"
+                      "steps:\n  - gopher_quality: {min_alpha_words_ratio: 0.86}\n")
+    run_pipeline(str(config), str(tmp_path / "out"), tasks=1, workers=1)
+    stats = orjson.loads((tmp_path / "out" / "stats.json").read_bytes())
+    removed = stats["totals"]["removed"]
+    assert 0 < removed < 106
+
+    md = inspect_corpus([str(tmp_path / "out" / "data")], str(tmp_path / "inspect"), config=str(config)).read_text()
+    signals = pq.read_table(tmp_path / "inspect" / "signals.parquet").to_pydict()
+    assert len(signals["id"]) == 106 and sum(r is not None for r in signals["removed_by"]) == removed
+    section = md.split("**gopher_below_alpha_threshold**")[1].split("**")[0]
+    just_removed = section.split("Just removed:")[1]
+    assert "removed by gopher_quality: gopher_below_alpha_threshold" in just_removed
+    assert "(none)" not in section
+    # every document removed for this rule is on the removed side of its threshold
+    by = np.array(signals["removed_by"], dtype=object)
+    alpha = np.array(signals["gopher_quality.alpha_words_ratio"])
+    assert (alpha[by == "gopher_quality: gopher_below_alpha_threshold"] < 0.86).all()

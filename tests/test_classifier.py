@@ -51,16 +51,8 @@ def corpus(tmp_path_factory, data_dir) -> dict:
 
     run = root / "web-run"
     (run / "data" / "web").mkdir(parents=True)
-    table = pa.table(
-        {
-            "id": [url for url, _ in pages],
-            "text": web,
-            "source": ["web"] * len(web),
-            "url": [url for url, _ in pages],
-            "metadata": ["{}"] * len(web),
-        },
-        schema=shard_schema(),
-    )
+    rows = [{"id": url, "text": text, "source": "web", "url": url, "metadata": "{}"} for (url, _), text in zip(pages, web)]
+    table = pa.Table.from_pylist(rows, schema=shard_schema())
     pq.write_table(table, run / "data" / "web" / "00000.parquet")
     (run / "removed" / "length_filter").mkdir(parents=True)
     write_jsonl(run / "removed" / "length_filter" / "00000.jsonl.gz", wiki[:30])  # would add "negatives"
@@ -156,6 +148,11 @@ def test_max_docs_per_class_samples_deterministically(corpus):
     assert again == card
 
 
+def test_threshold_outside_the_scale_is_refused(trained):
+    with pytest.raises(ValueError, match=r"threshold must be in \[0, 1\] for a binary model"):
+        FastTextQualityFilter(str(trained[0]), threshold=2)
+
+
 def test_filter_keeps_good_and_removes_bad_documents(trained, corpus, tmp_path):
     out, card = trained
     docs = [Document(text=t, id=f"wiki-{i}", metadata={"source": "wiki"}) for i, t in enumerate(corpus["wiki"][:30])]
@@ -203,12 +200,9 @@ def test_missing_model_names_the_path_and_the_command(tmp_path):
     missing = tmp_path / "quality.bin"
     with pytest.raises(ValueError, match=rf"no model file at {missing}.*curate quality train"):
         FastTextQualityFilter(str(missing))
-    with pytest.raises(ValueError, match="threshold"):
-        FastTextQualityFilter(str(BUNDLED_MODEL), threshold=2)
-    # A fastText model of another kind (the language-id model) is refused when it is loaded.
-    stage = FastTextQualityFilter(str(BUNDLED_MODEL))
+    # A fastText model of another kind (the language-id model) is refused when the step is built.
     with pytest.raises(ValueError, match="not a curate quality model"):
-        stage.process(Document(text="some text", id="x"))
+        FastTextQualityFilter(str(BUNDLED_MODEL))
 
 
 def test_bad_training_inputs_get_clear_errors(corpus, tmp_path):

@@ -99,3 +99,82 @@ def test_50mb_document_in_bounded_time(data_dir):
     for stage in (GopherRepetition(), GopherQuality(), C4Quality(), FineWebQuality()):
         stage.process(Document(text=big, id="big"))
     assert time.monotonic() - start < 240  # linear work; about 60 s here on one core
+
+
+# --- code-aware mode ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def doc_pages():
+    """Extracted pages of the Python manual, code fenced: (url, text)."""
+    from curate.io.html import extract_with_blocks
+    from helpers import real_pages
+
+    return [(u, extract_with_blocks(h.decode("utf-8"), "resiliparse")) for u, h in real_pages(213)[60:100]]
+
+
+def test_without_code_aware_fenced_pages_get_datatroves_decisions(doc_pages):
+    from datatrove.pipeline.filters import C4QualityFilter, FineWebQualityFilter, GopherQualityFilter, GopherRepetitionFilter
+
+    pairs = [(GopherQualityFilter(), GopherQuality()), (GopherRepetitionFilter(), GopherRepetition()),
+             (FineWebQualityFilter(), FineWebQuality()), (C4QualityFilter(), C4Quality())]
+    for theirs, ours in pairs:
+        for url, text in doc_pages:
+            expected = theirs.filter(Document(text=text, id="t"))
+            got = ours.process(Document(text=text, id="t"))
+            assert (expected is True) == (not isinstance(got, Drop)), (ours.name, url)
+
+
+def test_code_aware_measures_prose_and_keeps_blocks(doc_pages):
+    from curate.quality import code
+
+    url, text = next((u, t) for u, t in doc_pages if t.count("```") > 20)
+    parts = code.split(text)
+    plain, aware = dict(GopherQuality().measure(text)), dict(GopherQuality(code_aware=True).measure(text))
+    from datatrove.utils.text import PUNCTUATION_SET
+
+    words = [w for w in split_words(parts.prose) if any(c not in PUNCTUATION_SET for c in w)]
+    assert aware["words"] == len(words) < plain["words"]
+    assert "code_max_line_length" in aware and "code_max_line_length" not in plain
+    doc = C4Quality(code_aware=True, filter_curly_bracket=False).process(
+        Document(text=text, id=url, metadata={"code_blocks": code.spans_metadata(text)}))
+    assert isinstance(doc, Document)
+    kept = [doc.text[s:e] for s, e, _ in doc.metadata["code_blocks"]]
+    assert kept == [text[s:e] for s, e, _ in code.find_blocks(text)]  # every block, unchanged, spans updated
+    assert doc.metadata["c4_lines_removed"] > 0  # prose lines without end punctuation (headings) were cut
+
+
+def test_prose_with_program_output_is_kept_only_in_code_aware_mode(wiki_texts):
+    from curate.quality import code
+
+    prose = wiki_texts[0]
+    listing = "\n".join(f"{i:>6} {i * 4096:>12} 0x{i * 7919:08x} -rw-r--r-- 2023-02-08" for i in range(400))
+    text = prose[:3000] + "\n\n" + code.fence(listing, "console") + "\n\n" + prose[3000:6000]
+    assert GopherQuality().process(Document(text=text, id="x")).reason == "gopher_below_alpha_threshold"
+    assert isinstance(GopherQuality(code_aware=True).process(Document(text=text, id="x")), Document)
+
+
+@pytest.mark.parametrize("block, reason", [
+    ("var a=" + "1+" * 1500 + "1;", "code_long_line"),                   # minified
+    ("\n".join(["QUJDREVGR0hJSktMTU5PUFFSU1RVVldY/+=="[:30]] * 5 + ["==/+" * 20] * 40), "code_below_alnum_threshold"),
+    ("\n".join(["print('caf\ufffd\ufffd \u00e2\u20ac\u2122')"] * 3), "code_non_ascii_noise"),  # mojibake
+])
+def test_mostly_code_pages_are_judged_by_code_rules(block, reason):
+    from curate.quality import code
+
+    text = "An example.\n\n" + code.fence(block)
+    result = GopherQuality(code_aware=True).process(Document(text=text, id="c"))
+    assert isinstance(result, Drop) and result.reason == reason, result
+
+
+def test_a_real_mostly_code_page_passes_the_code_rules(doc_pages):
+    from curate.quality import code
+
+    blocks = [c for _, t in doc_pages for c in code.split(t).code]
+    text = "Examples.\n\n" + "\n\n".join(code.fence(b) for b in blocks[:30])
+    assert code.split(text).code_share > code.MOSTLY_CODE
+    for stage in (GopherQuality(code_aware=True), GopherRepetition(code_aware=True), C4Quality(code_aware=True),
+                  FineWebQuality(code_aware=True)):
+        assert isinstance(stage.process(Document(text=text, id="m")), Document), stage.name
+    pasted = "Examples.\n\n" + code.fence("\n".join(blocks[0].splitlines() * 5))
+    assert GopherRepetition(code_aware=True).process(Document(text=pasted, id="p")).reason == "code_dup_line_char_frac"

@@ -112,7 +112,8 @@ def test_web_recipe_runs_on_the_bundled_sample_locally_and_on_ray(tmp_path):
     assert summary["conserved"] and summary["totals"]["records"] == 213
     stages = [s["stage"] for s in summary["stages"]]
     assert stages[1:3] == ["url_filter", "html_extract"] and stages[-2:] == ["pii", "write"]
-    assert 10 < summary["totals"]["kept"] < 100  # the Python docs are mostly code: Gopher's alpha rule cuts most
+    # code-aware rules: most documentation pages stay (193 of the 213 are content pages, curate/data/quality)
+    assert 170 < summary["totals"]["kept"] < 213
     # Ray in its own process, as a user runs it (a Ray instance started inside pytest outlives the test)
     subprocess.run(CURATE + ["run", web, "-o", str(tmp_path / "ray"), "--executor", "ray", "--tasks", "2", "--workers", "2"],
                    check=True, capture_output=True, timeout=300)

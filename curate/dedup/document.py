@@ -144,7 +144,8 @@ def signature_file(path: str, k: int, work: Path, config: MinhashConfig) -> dict
     for col in ("id", "text"):
         if col not in names:
             raise DedupError(f"{path}: no column {col!r} (columns: {names}); dedup reads curate's output shards")
-    columns = ["id", "text"] + [c for c in ("metadata", "source") if c in names]
+    # quality_score is a column of curate's shards (older shards and other data keep it in the metadata)
+    columns = ["id", "text"] + [c for c in ("quality_score", "metadata", "source") if c in names]
     n = pf.metadata.num_rows
     keys, chars, counts = np.empty(n, np.uint64), np.empty(n, np.int64), np.empty(n, np.int64)
     quality = np.full(n, float("-inf"))
@@ -169,7 +170,9 @@ def signature_file(path: str, k: int, work: Path, config: MinhashConfig) -> dict
             for i, (doc_id, text) in enumerate(zip(cols["id"], cols["text"]), start=row):
                 text = text or ""
                 keys[i], chars[i] = doc_key(doc_id), len(text)
-                if "metadata" in cols:
+                if cols.get("quality_score") and cols["quality_score"][i - row] is not None:
+                    quality[i] = float(cols["quality_score"][i - row])
+                elif "metadata" in cols:
                     quality[i] = _quality(cols["metadata"][i - row])
                 sets.append(shingles(text, config.n_grams))
             end = row + len(sets)

@@ -190,14 +190,14 @@ def write_columns(ids: list[str], texts: list[str], folder: Path, source: str = 
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from curate.io.writer import shard_schema
+    from curate.io.writer import TYPED_COLUMNS, shard_schema
 
     (folder / source).mkdir(parents=True, exist_ok=True)
     paths = []
     for k in range(files):
         n = len(ids[k::files])
         table = pa.table({"id": ids[k::files], "text": texts[k::files], "source": [source] * n, "url": [None] * n,
-                          "metadata": ["{}"] * n}, schema=shard_schema())
+                          **{name: [None] * n for name in TYPED_COLUMNS}, "metadata": ["{}"] * n}, schema=shard_schema())
         path = folder / source / f"{k:05d}.parquet"
         pq.write_table(table, path)
         paths.append(path)

@@ -6,6 +6,7 @@ import orjson
 from datatrove.data import Document
 
 from curate.io.reader import MiB, Bad, SourceReader
+from curate.io.writer import TYPED_COLUMNS
 
 
 class ParquetReader(SourceReader):
@@ -50,6 +51,9 @@ class ParquetReader(SourceReader):
             return Bad(where, "too_large", size, text)
         doc_id = data.pop(self.id_key, None)
         doc_id = str(doc_id) if doc_id is not None else f"{filepath}#{where.removeprefix('row ')}"
+        for name in TYPED_COLUMNS:  # curate's typed columns: back into the metadata, where a step wrote them
+            if data.get(name) is None:
+                data.pop(name, None)
         metadata = data.get("metadata")
         if isinstance(metadata, str) and metadata.startswith("{"):  # curate's shards: metadata as a JSON string
             try:

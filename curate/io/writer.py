@@ -1,9 +1,14 @@
 """Sharded parquet output: `OUT/data/<source>/<rank>.parquet`, one fixed schema for every source.
 
-Columns: id, text, source, url (null where a source has none) and metadata (a JSON string). A fixed
-schema matters: pyarrow infers a struct from the first batch, and a later document with other metadata
-keys would then fail to write or lose its keys. JSON keeps every key and reads in DuckDB
-(`json_extract`), pandas and `datasets`.
+Columns: id, text, source, url (null where a source has none), the typed columns below (null where no step
+wrote them) and metadata (a JSON string of every other key). A fixed schema matters: pyarrow infers a struct
+from the first batch, and a later document with other metadata keys would then fail to write or lose its
+keys. JSON keeps every key and reads in DuckDB (`json_extract`), pandas and `datasets`.
+
+Typed columns, taken out of the metadata so that DuckDB, pandas and `datasets` filter on them without parsing
+JSON (`where quality_bucket >= 3`): language and language_score (the `language` step), quality_score and
+quality_bucket (`quality_classifier`). Reading shards back (`curate.io.parquet`) puts them into the metadata
+again, so a pipeline that reads curate's shards sees the same keys as the one that wrote them.
 """
 
 import re
@@ -17,15 +22,20 @@ GiB = 1 << 30
 SHARD_NAME = re.compile(r"(\d{3}_)?\d{5}\.parquet")
 
 
+TYPED_COLUMNS = {"language": str, "language_score": float, "quality_score": float, "quality_bucket": int}
+
+
 def shard_schema():
     import pyarrow as pa
 
+    arrow = {str: pa.string(), float: pa.float64(), int: pa.int64()}
     return pa.schema(
         [
             ("id", pa.string()),
             ("text", pa.string()),
             ("source", pa.string()),
             ("url", pa.string()),
+            *((name, arrow[kind]) for name, kind in TYPED_COLUMNS.items()),
             ("metadata", pa.string()),
         ]
     )
@@ -35,11 +45,16 @@ def document_row(self, doc: Document) -> dict:
     metadata = dict(doc.metadata)
     source = metadata.pop("source", None)
     url = metadata.pop("url", None)
+    typed = {}
+    for name, kind in TYPED_COLUMNS.items():
+        value = metadata.pop(name, None)
+        typed[name] = kind(value) if value is not None else None
     return {
         "id": doc.id,
         "text": doc.text,
         "source": source,
         "url": url,
+        **typed,
         # default=str: another tool's parquet may carry bytes or decimals, which JSON has no type for
         "metadata": orjson.dumps(metadata, option=orjson.OPT_SORT_KEYS, default=str).decode(),
     }

@@ -5,12 +5,18 @@ marked, the share of documents and of words that would be kept at a range of can
 examples just on each side of the cut. Every signal of every document goes to `signals.parquet` too, for any
 other analysis. Thresholds come from a pipeline config when one is given (its rule-set steps, in order), else
 from the defaults.
+
+A run's kept documents alone sit on the kept side of every rule that ran; so for a folder of curate output
+(`OUT/` or `OUT/data/`), the documents of `OUT/removed/` are measured too (as the stage saw them when it
+removed them; the spans logs of pii and sentence dedup are not documents), marked with the stage and reason
+that removed them: each rule then shows documents just kept and just removed.
 """
 
 from pathlib import Path
 
 import numpy as np
 
+from curate.io.records import read_records
 from curate.io.texts import input_files, read_documents
 from curate.quality.heuristics import Rule, RuleSet
 from curate.stage import Drop
@@ -36,22 +42,56 @@ def rule_sets_from(config_path: str | None) -> list[RuleSet]:
     return sets
 
 
+def removed_folders(paths: list[str]) -> list[Path]:
+    """The `removed/` folders of the curate runs among `paths` (a run folder, or its `data/` folder)."""
+    found = []
+    for p in map(Path, paths):
+        for candidate in (p / "removed", p.parent / "removed" if p.name == "data" else None):
+            if candidate is not None and candidate.is_dir() and candidate not in found:
+                found.append(candidate)
+    return found
+
+
+def removed_documents(folders: list[Path], max_docs: int):
+    """{"id", "text", "source", "removed_by"} of up to `max_docs` removed documents (spans logs left out)."""
+    n = 0
+    for folder in folders:
+        for stage in sorted(d for d in folder.iterdir() if d.is_dir()):
+            for record in read_records(str(stage)):
+                if n == max_docs:
+                    return
+                if not isinstance(record.get("text"), str):
+                    continue  # a span record (pii, sentence dedup), not a document
+                n += 1
+                yield {"id": str(record.get("id")), "text": record["text"], "source": record.get("source"),
+                       "removed_by": f"{record.get('stage')}: {record.get('reason')}"}
+
+
 def measure(paths: list[str], sets: list[RuleSet], max_docs: int) -> dict:
-    """Signals of the first `max_docs` documents under `paths`: columns of equal length, NaN where a rule set
-    stopped before measuring (a document it cannot measure, e.g. one without words)."""
-    ids, sources, words, excerpts = [], [], [], []
+    """Signals of the first `max_docs` documents under `paths` (and of up to `max_docs` removed documents of
+    the runs among them): columns of equal length, NaN where a rule set stopped before measuring (a document
+    it cannot measure, e.g. one without words)."""
+    ids, sources, words, excerpts, removed_by = [], [], [], [], []
     columns: dict[str, list[float]] = {}
     unmeasurable: dict[str, dict[str, int]] = {rs.name: {} for rs in sets}
+
+    def kept_documents():
+        n = 0
+        for file in (f for p in paths for f in input_files(p)):
+            for doc in read_documents(file):
+                if doc is None:
+                    continue
+                if n == max_docs:
+                    return
+                n += 1
+                yield {**doc, "removed_by": None}
+
     n = 0
-    for file in (f for p in paths for f in input_files(p)):
-        for doc in read_documents(file):
-            if doc is None:
-                continue
-            if n == max_docs:
-                break
+    for docs in (kept_documents(), removed_documents(removed_folders(paths), max_docs)):
+        for doc in docs:
             values: dict[str, float] = {}
             for rs in sets:
-                for item in rs.signals(doc["text"]):
+                for item in rs.measure(doc["text"]):
                     if isinstance(item, Drop):
                         unmeasurable[rs.name][item.reason] = unmeasurable[rs.name].get(item.reason, 0) + 1
                         break
@@ -62,6 +102,7 @@ def measure(paths: list[str], sets: list[RuleSet], max_docs: int) -> dict:
                 col.append(values.get(key, float("nan")))
             ids.append(doc["id"])
             sources.append(doc["source"])
+            removed_by.append(doc["removed_by"])
             words.append(len(doc["text"].split()))
             excerpts.append(" ".join(doc["text"][: EXAMPLE_CHARS * 2].split())[:EXAMPLE_CHARS])
             n += 1
@@ -70,6 +111,7 @@ def measure(paths: list[str], sets: list[RuleSet], max_docs: int) -> dict:
     return {
         "id": ids,
         "source": sources,
+        "removed_by": removed_by,
         "words": np.array(words, dtype=np.float64),
         "excerpt": excerpts,
         "signals": {k: np.array(v) for k, v in columns.items()},
@@ -112,7 +154,8 @@ def _examples(m: dict, values: np.ndarray, rule: Rule, k: int = 2) -> tuple[list
     outside = [i for i in np.argsort(np.where(~ok, dist, np.inf)) if not ok[i]][:k]
 
     def show(i):
-        return f"`{m['id'][i]}` ({values[i]:.4g}): {m['excerpt'][i]}"
+        by = f", removed by {m['removed_by'][i]}" if m["removed_by"][i] else ""
+        return f"`{m['id'][i]}` ({values[i]:.4g}{by}): {m['excerpt'][i]}"
 
     return [show(i) for i in inside], [show(i) for i in outside]
 
@@ -121,7 +164,7 @@ def write_signals(m: dict, path: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = {"id": m["id"], "source": m["source"], "words": m["words"], **m["signals"]}
+    table = {"id": m["id"], "source": m["source"], "removed_by": m["removed_by"], "words": m["words"], **m["signals"]}
     pq.write_table(pa.table(table), path)
 
 
@@ -132,11 +175,14 @@ def inspect_corpus(paths: list[str], out: str, config: str | None = None, max_do
     m = measure(paths, sets, max_docs)
     write_signals(m, out_dir / "signals.parquet")
     n, total_words = len(m["id"]), m["words"].sum()
+    n_removed = sum(r is not None for r in m["removed_by"])
     lines = [
         "# Threshold calibration",
         "",
-        f"{n} documents ({int(total_words)} words) from {', '.join(map(str, paths))}; thresholds from "
-        f"{config or 'the defaults'}. Each rule is shown alone: the share kept if it were the only rule.",
+        f"{n} documents ({int(total_words)} words) from {', '.join(map(str, paths))}"
+        + (f", {n_removed} of them from the runs' removed/ folders" if n_removed else "")
+        + f"; thresholds from {config or 'the defaults'}. Each rule is shown alone: the share kept if it were "
+        "the only rule.",
         "All signals per document: `signals.parquet`.",
         "",
     ]
@@ -167,7 +213,8 @@ def inspect_corpus(paths: list[str], out: str, config: str | None = None, max_do
                     k = keeps(rule, vals, t)
                     mark = " (configured)" if t == rule.threshold else ""
                     lines.append(f"| {t:.4g}{mark} | {k.mean():.1%} | {w[k].sum() / max(w.sum(), 1):.1%} |")
-                inside, outside = _examples({**m, "id": np.array(m["id"])[measured], "excerpt": np.array(m["excerpt"])[measured]}, vals, rule)
+                inside, outside = _examples({**m, "id": np.array(m["id"])[measured], "excerpt": np.array(m["excerpt"])[measured],
+                                             "removed_by": np.array(m["removed_by"], dtype=object)[measured]}, vals, rule)
                 lines += ["", "Just kept:"] + [f"- {e}" for e in inside or ["(none)"]]
                 lines += ["", "Just removed:"] + [f"- {e}" for e in outside or ["(none)"]] + [""]
     md = out_dir / "inspect.md"

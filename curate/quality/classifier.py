@@ -53,14 +53,28 @@ def positive_probability(model, normalized: str) -> float:
 
 
 def load_quality_model(path: str):
+    from curate.quality.graded import is_graded
+
     model = load_model(path)
     labels = set(model.get_labels())
-    if labels != {POSITIVE, NEGATIVE}:
+    if labels != {POSITIVE, NEGATIVE} and not is_graded(model):
         raise ValueError(
             f"{path}: not a curate quality model: its labels are {sorted(labels)}, expected "
-            f"{[POSITIVE, NEGATIVE]}; train one with `{TRAIN_COMMAND}`"
+            f"{[POSITIVE, NEGATIVE]} or grades __label__0..5; train one with `{TRAIN_COMMAND}`"
         )
     return model
+
+
+def model_kind(model) -> str:
+    """"binary" (P(hq), in [0, 1]) or "graded" (expected grade, in [0, 5])."""
+    return "binary" if POSITIVE in model.get_labels() else "graded"
+
+
+def score_text(model, normalized: str) -> float:
+    """The model's quality score of text already passed through `normalize` (see `model_kind`)."""
+    from curate.quality.graded import expected_grade
+
+    return positive_probability(model, normalized) if model_kind(model) == "binary" else expected_grade(model, normalized)
 
 
 # --- training ------------------------------------------------------------------------------------------------
@@ -292,35 +306,122 @@ def train_classifier(
 # --- the filter stage ----------------------------------------------------------------------------------------
 
 
-class FastTextQualityFilter(FastTextStage):
-    """Scores every document with a quality model from `train_classifier` and keeps those whose probability
-    of being good is at least `threshold`.
+# Default cut and bucket edges per kind of model: P(hq) >= 0.5; an expected grade >= 2.5, which is FineWeb-Edu's
+# "rounded score of 3 or more"; buckets of 0.2 in probability, one per (rounded) grade.
+DEFAULT_THRESHOLD = {"binary": 0.5, "graded": 2.5}
+DEFAULT_BUCKET_EDGES = {"binary": [0.2, 0.4, 0.6, 0.8], "graded": [0.5, 1.5, 2.5, 3.5, 4.5]}
+COMBINE = {"mean": lambda s: sum(s) / len(s), "max": max}
 
-    The score goes into `metadata["quality_score"]` (rounded to 4 decimals; the decision uses that same
-    number). With `annotate_only`, every document is kept and only scored. Removed: "low_quality_score".
+
+class FastTextQualityFilter(FastTextStage):
+    """Scores every document with one quality model from `curate quality train` (or several: an ensemble,
+    whose score is the `combine` of theirs: "mean" or "max") and keeps those whose score is at least the cut.
+
+    The score is the probability of "good" for a model trained on positives and negatives, the expected grade
+    (0-5) for a model trained on graded labels; all the models of an ensemble must be of one kind. It goes into
+    `metadata["quality_score"]` (rounded to 4 decimals; the decision uses that same number), and with `buckets`
+    its bucket into `metadata["quality_bucket"]`: how many of `bucket_edges` it reaches (by default, for a
+    graded model, the rounded grade), so that an ablation can take one bucket as a source.
+
+    The cut: `threshold` (by default 0.5 for probabilities, 2.5 for grades), or `percentile` P: keep the top
+    P% of the corpus at `percentile_of` (folders of curate shards or JSONL; the documents this step will see,
+    e.g. the `dedup` output that web-final.yaml reads). That cut is computed once, when the pipeline is built,
+    from at most `percentile_max_docs` documents (a seeded uniform sample), so every task uses the same value.
+    With `annotate_only`, every document is kept and only scored. Removed: "low_quality_score".
     """
 
     name = "quality_classifier"
 
-    def __init__(self, model_path: str, threshold: float = 0.5, annotate_only: bool = False):
+    def __init__(
+        self,
+        model_path: str | list[str],
+        threshold: float | None = None,
+        annotate_only: bool = False,
+        percentile: float | None = None,
+        percentile_of: str | list[str] | None = None,
+        percentile_max_docs: int = 100_000,
+        combine: str = "mean",
+        buckets: bool = False,
+        bucket_edges: list[float] | None = None,
+    ):
         super().__init__()
-        if not os.path.isfile(model_path):
-            raise ValueError(
-                f"quality_classifier: no model file at {model_path}; train one with `{TRAIN_COMMAND}` "
-                f"(e.g. -o {model_path})"
-            )
-        if not 0.0 <= threshold <= 1.0:
-            raise ValueError(f"quality_classifier: threshold must be in [0, 1], got {threshold}")
-        self.model_path = model_path
-        self.threshold = threshold
+        paths = [model_path] if isinstance(model_path, (str, os.PathLike)) else list(model_path)
+        if not paths:
+            raise ValueError("quality_classifier: model_path is empty; give one model file or a list of them")
+        for path in paths:
+            if not os.path.isfile(path):
+                raise ValueError(
+                    f"quality_classifier: no model file at {path}; train one with `{TRAIN_COMMAND}` (e.g. -o {path})"
+                )
+        if combine not in COMBINE:
+            raise ValueError(f"quality_classifier: combine must be one of {sorted(COMBINE)}, got {combine!r}")
+        self.model_paths = [str(p) for p in paths]
+        self.model_path = self.model_paths[0]
+        self.combine = combine
         self.annotate_only = annotate_only
+        kinds = {model_kind(load_quality_model(p)) for p in self.model_paths}  # a wrong file fails here, not in a task
+        if len(kinds) > 1:
+            raise ValueError(f"quality_classifier: {self.model_paths} mix binary and graded models; their scores "
+                             "are on different scales, so an ensemble takes one kind")
+        self.kind = kinds.pop()
+        high = 5.0 if self.kind == "graded" else 1.0
+        if percentile is not None:
+            if threshold is not None:
+                raise ValueError("quality_classifier: give threshold or percentile, not both")
+            if not 0 < percentile <= 100:
+                raise ValueError(f"quality_classifier: percentile is the share of documents kept, in (0, 100]; got {percentile}")
+            if not percentile_of:
+                raise ValueError("quality_classifier: percentile needs percentile_of: the corpus (shard folders or "
+                                 "JSONL) the cut is computed on, e.g. the input of this pipeline")
+            threshold, self.cut = self.percentile_cut(percentile, percentile_of, percentile_max_docs)
+        else:
+            self.cut = None
+        self.threshold = DEFAULT_THRESHOLD[self.kind] if threshold is None else float(threshold)
+        if not 0.0 <= self.threshold <= high:
+            raise ValueError(f"quality_classifier: threshold must be in [0, {high:g}] for a {self.kind} model, "
+                             f"got {self.threshold}")
+        self.buckets = buckets
+        self.bucket_edges = sorted(bucket_edges) if bucket_edges is not None else DEFAULT_BUCKET_EDGES[self.kind]
 
     def load(self):
-        return load_quality_model(self.model_path)
+        return [load_quality_model(p) for p in self.model_paths]
+
+    def score(self, models, text: str) -> float:
+        normalized = normalize(text)
+        return round(COMBINE[self.combine]([score_text(m, normalized) for m in models]), 4)
+
+    def percentile_cut(self, percentile: float, corpus: str | list[str], max_docs: int) -> tuple[float, dict]:
+        """The score above which `percentile`% of the corpus lies, and how it was computed (first pass)."""
+        paths = [corpus] if isinstance(corpus, (str, os.PathLike)) else list(corpus)
+        rng = random.Random(0)
+        texts, seen = [], 0
+        for file in (f for p in paths for f in input_files(str(p))):
+            for doc in read_documents(file):
+                if doc is None:
+                    continue
+                seen += 1
+                if len(texts) < max_docs:
+                    texts.append(doc["text"])
+                elif (j := rng.randrange(seen)) < max_docs:
+                    texts[j] = doc["text"]
+        if not texts:
+            raise ValueError(f"quality_classifier: percentile_of {paths}: no documents to compute the cut on")
+        models = self.load()
+        scores = np.array([self.score(models, t) for t in texts])
+        # keep the top percentile: the cut is the (100 - percentile)th percentile, taken at an observed score
+        # ("lower") so that documents with exactly the cut's score are kept
+        cut = float(np.percentile(scores, 100 - percentile, method="lower"))
+        return cut, {"percentile": percentile, "of": [str(p) for p in paths], "documents_seen": seen,
+                     "documents_scored": len(texts), "cut": cut}
 
     def process(self, doc: Document) -> Document | Drop:
-        score = round(positive_probability(self.model(), normalize(doc.text)), 4)
+        score = self.score(self.model(), doc.text)
         doc.metadata["quality_score"] = score
+        if self.buckets:
+            doc.metadata["quality_bucket"] = int(np.searchsorted(self.bucket_edges, score, side="right"))
         if self.annotate_only or score >= self.threshold:
             return doc
-        return Drop("low_quality_score", {"score": score, "threshold": self.threshold})
+        details = {"score": score, "threshold": self.threshold}
+        if self.cut is not None:
+            details["percentile"] = self.cut["percentile"]
+        return Drop("low_quality_score", details)

@@ -9,6 +9,12 @@ Each rule set is a table of `Rule`s over named signals, and `signals(text)` yiel
 the rules are checked. Filtering stops at the first rule that fails; `curate quality inspect` reads every
 signal of every document to calibrate the thresholds. Every threshold is a constructor argument, so YAML sets
 it; `None` turns a rule off.
+
+With `code_aware: true` (curate's addition; off by default, and then every decision is datatrove's), fenced
+code and math blocks (`curate.quality.code`, written by `html_extract`) are kept apart: the word-level and
+line-level signals are measured over the prose alone, C4's line rules never cut a line of a block, and the
+code is judged by rules for code (line lengths, alphanumeric share, non-ASCII noise, repeated lines). A
+document that is mostly code (`code.MOSTLY_CODE`) is judged by the code rules alone.
 """
 
 import re
@@ -18,6 +24,7 @@ from typing import Iterator
 from datatrove.data import Document
 from datatrove.utils.text import PUNCTUATION_SET, TERMINAL_PUNCTUATION
 
+from curate.quality import code as blocks
 from curate.quality.ngrams import NGrams, duplicates, repeated_ngram_chars, top_ngram_chars
 from curate.quality.words import count_sentences, split_words
 from curate.stage import Drop, Stage
@@ -47,9 +54,11 @@ class Rule:
 
 class RuleSet(Stage):
     """A stage made of threshold rules over named signals. Subclasses list their `rules()` and yield their
-    `signals(text)` in checking order (or a Drop for a document that cannot be measured)."""
+    `signals(text)` in checking order (or a Drop for a document that cannot be measured); in code-aware mode,
+    also their `code_rules()` and `code_signals(code)`. `measure(text)` yields what the rules check."""
 
     _table: dict | None = None  # rules_by_signal(), built on first use
+    code_aware: bool = False
 
     def rules(self) -> list[Rule]:
         raise NotImplementedError
@@ -57,9 +66,27 @@ class RuleSet(Stage):
     def signals(self, text: str) -> Signals:
         raise NotImplementedError
 
+    def code_rules(self) -> list[Rule]:
+        return []
+
+    def code_signals(self, code: list[str]) -> Signals:
+        return iter(())
+
+    def measure(self, text: str) -> Signals:
+        """The signals of `text` in checking order: all of `signals(text)`, or in code-aware mode those of the
+        code blocks, then those of the prose unless the document is mostly code."""
+        if self.code_aware and "`" in text:
+            parts = blocks.split(text)
+            if parts.code:
+                yield from self.code_signals(parts.code)
+                if parts.code_share >= blocks.MOSTLY_CODE:
+                    return
+            text = parts.prose
+        yield from self.signals(text)
+
     def rules_by_signal(self) -> dict[str, list[Rule]]:
         table: dict[str, list[Rule]] = {}
-        for rule in self.rules():
+        for rule in self.rules() + (self.code_rules() if self.code_aware else []):
             if rule.threshold is not None:
                 table.setdefault(rule.signal, []).append(rule)
         return table
@@ -68,7 +95,7 @@ class RuleSet(Stage):
         if self._table is None:
             self._table = self.rules_by_signal()
         table = self._table
-        for item in self.signals(doc.text):
+        for item in self.measure(doc.text):
             if isinstance(item, Drop):
                 return item
             name, value = item
@@ -99,8 +126,18 @@ class GopherQuality(RuleSet):
         min_alpha_words_ratio: float | None = 0.8,
         min_stop_words: int | None = 2,
         stop_words: list[str] | None = None,
+        code_aware: bool = False,
+        max_code_line_length: int | None = 1000,
+        max_code_avg_line_length: float | None = 100,
+        min_code_alnum_ratio: float | None = 0.25,
+        max_code_noise_ratio: float | None = 0.05,
     ):
         super().__init__()
+        self.code_aware = code_aware
+        self.max_code_line_length = max_code_line_length
+        self.max_code_avg_line_length = max_code_avg_line_length
+        self.min_code_alnum_ratio = min_code_alnum_ratio
+        self.max_code_noise_ratio = max_code_noise_ratio
         self.min_doc_words = min_doc_words
         self.max_doc_words = max_doc_words
         self.min_avg_word_length = min_avg_word_length
@@ -125,6 +162,19 @@ class GopherQuality(RuleSet):
             Rule("gopher_below_alpha_threshold", "alpha_words_ratio", "min", self.min_alpha_words_ratio),
             Rule("gopher_enough_stop_words", "stop_words", "min", self.min_stop_words),
         ]
+
+    def code_rules(self) -> list[Rule]:
+        # The Stack's (and StarCoder's) thresholds for source files: minified or generated code has very long
+        # lines, data blobs (base64, hex dumps) a low share of letters and digits
+        return [
+            Rule("code_long_line", "code_max_line_length", "max", self.max_code_line_length),
+            Rule("code_long_avg_line", "code_avg_line_length", "max", self.max_code_avg_line_length),
+            Rule("code_below_alnum_threshold", "code_alnum_ratio", "min", self.min_code_alnum_ratio),
+            Rule("code_non_ascii_noise", "code_noise_ratio", "max", self.max_code_noise_ratio),
+        ]
+
+    def code_signals(self, code: list[str]) -> Signals:
+        return blocks.code_line_signals(code)
 
     def signals(self, text: str) -> Signals:
         words = split_words(text)
@@ -160,8 +210,12 @@ class GopherRepetition(RuleSet):
         top_n_grams: list[list[float]] = ((2, 0.2), (3, 0.18), (4, 0.16)),
         dup_n_grams: list[list[float]] = ((5, 0.15), (6, 0.14), (7, 0.13), (8, 0.12), (9, 0.11), (10, 0.10)),
         max_chars: int = 1_000_000,
+        code_aware: bool = False,
+        max_code_dup_line_char_frac: float | None = 0.5,
     ):
         super().__init__()
+        self.code_aware = code_aware
+        self.max_code_dup_line_char_frac = max_code_dup_line_char_frac
         self.dup_line_frac = dup_line_frac
         self.dup_para_frac = dup_para_frac
         self.dup_line_char_frac = dup_line_char_frac
@@ -179,6 +233,17 @@ class GopherRepetition(RuleSet):
             *(Rule(f"top_{n}_gram", f"top_{n}_gram", "max", t) for n, t in self.top_n_grams),
             *(Rule(f"duplicated_{n}_n_grams", f"duplicated_{n}_n_grams", "max", t) for n, t in self.dup_n_grams),
         ]
+
+    def code_rules(self) -> list[Rule]:
+        # laxer than the prose rules: a program repeats short statements by nature, so only lines of 10+
+        # characters count, and half of the code's characters in repeats is what pasted or generated code shows
+        return [Rule("code_dup_line_char_frac", "code_dup_line_char_frac", "max", self.max_code_dup_line_char_frac)]
+
+    def code_signals(self, code: list[str]) -> Signals:
+        return blocks.code_repetition_signals(code)
+
+    def measure(self, text: str) -> Signals:
+        return super().measure(text[: self.max_chars])
 
     def signals(self, text: str) -> Signals:
         text = text[: self.max_chars]
@@ -203,7 +268,9 @@ class GopherRepetition(RuleSet):
 class C4Quality(RuleSet):
     """C4's line and page rules. Lines that fail a line rule are cut from the document (the count is kept
     in `metadata["c4_lines_removed"]`); the page is removed for lorem ipsum, a curly bracket, or fewer
-    than `min_num_sentences` sentences left."""
+    than `min_num_sentences` sentences left. In code-aware mode the rules see the prose lines only: code
+    blocks stay as they are, and a document that is mostly code loses the prose lines that fail a rule but
+    is not removed by a page rule (the code rules of the other sets judge it)."""
 
     name = "c4_quality"
 
@@ -218,8 +285,10 @@ class C4Quality(RuleSet):
         filter_javascript: bool = True,
         filter_curly_bracket: bool = True,
         filter_policy: bool = True,
+        code_aware: bool = False,
     ):
         super().__init__()
+        self.code_aware = code_aware
         self.remove_citations = remove_citations
         self.filter_no_terminal_punct = filter_no_terminal_punct
         self.min_num_sentences = min_num_sentences
@@ -234,8 +303,9 @@ class C4Quality(RuleSet):
         threshold = self.min_num_sentences if self.min_num_sentences != -1 else None
         return [Rule("too_few_sentences", "sentences", "min", threshold)]
 
-    def kept_lines(self, text: str) -> list[str] | Drop:
-        """The lines C4 keeps, or the Drop of a page rule (lorem ipsum, curly bracket)."""
+    def kept_lines(self, text: str, page_rules: bool = True) -> list[str] | Drop:
+        """The lines C4 keeps, or the Drop of a page rule (lorem ipsum, curly bracket); without `page_rules`,
+        a line that would remove the page is only cut."""
         kept = []
         for line in text.splitlines():
             line = line.strip()
@@ -250,10 +320,14 @@ class C4Quality(RuleSet):
                 continue
             lower = line.lower()
             if self.filter_lorem_ipsum and "lorem ipsum" in lower:
+                if not page_rules:
+                    continue
                 return Drop("lorem_ipsum", {"line": line[:200]})
             if self.filter_javascript and "javascript" in lower:
                 continue
             if self.filter_curly_bracket and "{" in line:
+                if not page_rules:
+                    continue
                 return Drop("curly_bracket", {"line": line[:200]})
             if self.filter_policy and any(p in lower for p in C4_POLICY):
                 continue
@@ -270,10 +344,26 @@ class C4Quality(RuleSet):
     def process(self, doc: Document) -> Document | Drop:
         if drop := self.check(doc):
             return drop
-        kept = self.kept_lines(doc.text)  # the check passed, so these are lines, not a Drop
-        doc.metadata["c4_lines_removed"] = len(doc.text.splitlines()) - len(kept)
-        doc.text = "\n".join(kept).strip()
+        lines = len(doc.text.splitlines())
+        if self.code_aware and (found := blocks.find_blocks(doc.text)):
+            doc.text = self.cut_prose_lines(doc.text, found)
+        else:
+            kept = self.kept_lines(doc.text)  # the check passed, so these are lines, not a Drop
+            doc.text = "\n".join(kept).strip()
+        doc.metadata["c4_lines_removed"] = lines - len(doc.text.splitlines())
+        if "code_blocks" in doc.metadata or self.code_aware:
+            doc.metadata["code_blocks"] = blocks.spans_metadata(doc.text)  # the cut moved them
         return doc
+
+    def cut_prose_lines(self, text: str, found: list[tuple[int, int, str]]) -> str:
+        """The text with C4's line rules applied to the prose between the blocks; the blocks kept whole."""
+        out, pos = [], 0
+        for start, end, _ in found + [(len(text), len(text), "")]:
+            out += self.kept_lines(text[pos:start], page_rules=False)
+            if start < end:
+                out.append(text[start:end])
+            pos = end
+        return "\n".join(out).strip()
 
 
 class FineWebQuality(RuleSet):
@@ -288,8 +378,10 @@ class FineWebQuality(RuleSet):
         short_line_length: int = 30,
         char_duplicates_ratio: float = 0.01,
         new_line_ratio: float = 0.3,
+        code_aware: bool = False,
     ):
         super().__init__()
+        self.code_aware = code_aware
         self.line_punct_thr = line_punct_thr
         self.line_punct_exclude_zero = line_punct_exclude_zero
         self.stop_chars = tuple(stop_chars) if stop_chars is not None else tuple(TERMINAL_PUNCTUATION)
