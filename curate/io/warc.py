@@ -19,6 +19,7 @@ from curate.io.compression import open_decompressed, stream_error
 from curate.io.reader import MiB, Bad, SourceReader
 
 HTML_TYPES = {"text/html", "application/xhtml+xml"}
+WARC_TYPES = {"warcinfo", "response", "resource", "request", "metadata", "revisit", "conversion", "continuation"}
 # Text codecs that no web page is written in: `idna` encodes host names, the `unicode_escape` family Python
 # literals; a page declaring one is mislabelled.
 NOT_PAGE_CHARSETS = {"idna", "punycode", "unicode-escape", "raw-unicode-escape"}
@@ -177,9 +178,12 @@ class ResponseFraming:
                     yield Bad(f"after response {self.n}", "bad_record_framing", f"{tail} bytes at the end of the "
                               "file are not a whole record (the file is truncated?)")
                 return
-            if record.rec_type == "response":  # warcinfo, request and metadata records are not documents
+            if record.rec_type == "response":
                 self.n += 1
                 pending = self._read(record)
+            elif problem := _not_whole(record):  # warcinfo, request and metadata records are not documents, but
+                # a cut one is where the file broke (a record header cut mid-line parses as a record of type "r")
+                yield Bad(f"after response {self.n}", "bad_record_framing", problem)
 
     def _read(self, record) -> tuple[str, WarcResponse]:
         url = record.rec_headers.get_header("WARC-Target-URI")
@@ -211,6 +215,18 @@ def _archive_iterator(f, first_line: bytes | None = None) -> QuietArchiveIterato
         # between records), so resuming at a line the scan already read needs no extra buffer.
         records.next_line = first_line
     return records
+
+
+def _not_whole(record) -> str | None:
+    """Why a record that is not a response is not a whole WARC record, or None. Reads its content to the end."""
+    declared = (record.rec_headers.get_header("Content-Length") or "").strip()
+    if record.rec_type not in WARC_TYPES or not declared.isdigit():
+        return f"a record of type {record.rec_type!r} with Content-Length {declared!r}"
+    while record.raw_stream.read(1 << 16):
+        pass
+    if missing := getattr(record.raw_stream, "limit", 0):
+        return f"a {record.rec_type} record cut short: {missing} of {declared} bytes missing"
+    return None
 
 
 def _skip_to_next_record(reader) -> tuple[int, bytes | None]:
