@@ -33,6 +33,7 @@ from loguru import logger
 from curate.pii.engine import NER_ENTITIES, build_analyzer, check_spacy_model
 from curate.pii.operators import OPERATORS, Anonymizer, Secret, operator_configs
 from curate.pii.recognizers import DEFAULT_ENTITIES, RECOGNIZERS, check_phone_regions, plausible_entities
+from curate.quality.code import spans_metadata
 from curate.stage import Drop, Stage
 
 # Values that look like PII but are published for documentation and tests: RFC 5737 and RFC 3849 ranges,
@@ -279,6 +280,8 @@ class PIIScrubber(Stage):
                         "operator": self.operators[r.entity_type],
                     })
             doc.metadata["pii"] = counts
+            if results and "code_blocks" in doc.metadata:  # the replacements moved the fenced blocks
+                doc.metadata["code_blocks"] = spans_metadata(text)
             doc.text = text
         return docs
 
