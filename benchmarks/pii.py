@@ -10,8 +10,8 @@ text per second of one process (one core), median of --runs runs. presidio is ti
 measured on that subset. curate is timed as its `pii` stage runs, on documents in groups of about
 scrubber.BATCH_CHARS characters (`scrub_many`), and also one document per call (`scrub`) for comparison; the
 others are given one document per call, which is how their APIs take text. Recall: share of planted PII
-values that no longer appear in their document; survival: share of hard negatives that still do
-(evalset.score).
+values that no longer appear in their document, per entity type, per phone format and per place a phone
+number is written in; survival: share of hard negatives that still do, per kind (evalset.score).
 """
 
 import argparse
@@ -114,12 +114,12 @@ def main():
         print(f"{r['name']:32} {r['mb']:6.2f} {r['s']:9.2f} {r['mb_s']:10.3f}")
     ours, presidio = rows[0], rows[3]
     print(f"\ncurate / presidio throughput: {ours['mb_s'] / presidio['mb_s']:.1f}x")
-    kinds = list(rows[0]["recall"]) + list(rows[0]["survival"])
-    print(f"\n{'recall (PII) / survival (negatives)':36}" + "".join(f"{r['name'][:22]:>24}" for r in rows))
-    for k in kinds:
-        vals = [r["recall"].get(k, r["survival"].get(k, float("nan"))) for r in rows]
-        tag = "recall  " if k in rows[0]["recall"] else "survival"
-        print(f"{tag} {k:27}" + "".join(f"{v:24.3f}" for v in vals))
+    rows = [rows[0], rows[2], rows[3]]  # the one-document-per-call row finds the same spans as the first
+    print(f"\n{'':60}" + "".join(f"{r['name'][:22]:>24}" for r in rows))
+    for section, label in (("recall", "recall"), ("survival", "survival"), ("phone_formats", "phone format"),
+                           ("phone_places", "phone place")):
+        for k in rows[0][section]:
+            print(f"{label:13} {k:46}" + "".join(f"{r[section].get(k, float('nan')):24.3f}" for r in rows))
 
 
 if __name__ == "__main__":

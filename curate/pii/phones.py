@@ -1,25 +1,30 @@
 """Phone numbers as people write them, in every country, and not the numbers that only look like them.
 
-A regex finds windows of digit groups ("+44 (0)20 7946 0958", "030/1234567", "0412 345 678"); each window
-(or, when the whole is none, its longest runs of space-separated chunks, left to right) is a phone number when,
-in this order:
+A regex finds windows of digit groups ("+44 (0)20 7946 0958", "030/1234567", "0412 345 678"). A window is a
+phone number when, in this order:
 
-1. it is written with a country code ("+", or "00"/"011" and a separator) and phonenumbers calls its length
-   possible for that country: not that the number is assigned (made-up and fictional numbers are numbers a
-   reader recognises), and compact E.164 ("+442079460958") included;
-2. it is none of the numbers that only look like phone numbers: a date (dotted, slashed, dashed), a version
-   ("7.1.2048.4411"), an IPv4 address, an ISBN, a price, a time range;
-3. it has the North American shape ("(212) 555-0143", "555-019-2841", "1-800-555-0199"), any area and
+1. it is written with a country code ("+44", "(+44)", or "0044"/"011 44" with a separator in the window) and
+   phonenumbers calls its length possible for that country: not that the number is assigned (made-up and
+   fictional numbers are numbers a reader recognises); compact E.164 ("+442079460958") included;
+2. it has the North American shape ("(212) 555-0143", "555-019-2841", "1-800-555-0199"), any area and
    exchange code, and a NANP region (US by default) is in `phone_regions`;
-4. phonenumbers' metadata calls it a valid number in the national format of one of `phone_regions`;
-5. it is not a number with thousands separators ("1 234 567", "12.345.678") and is plausible as a national
-   number of some country in length and grouping (a trunk "0" or an area code in parentheses, 2-3 digit
-   leading groups, 8-13 digits, ...). Then it scores PHONE_SCORE when its context says phone, and
-   PHONE_UNCONFIRMED_SCORE (under the stage's default min_score) when not, as presidio scores its phone
-   matches 0.4 and raises them by 0.35 for a context word. Context: a word among _CONTEXT_WORDS at most four
-   words before it (presidio looks five words back), a label such as "T:" or "M." at the start of its line, a
-   vCard TEL field, a word such as "(mobile)" right after it, an e-mail address on its line, or a short line
-   within six lines after a sign-off ("--", "Best regards,") in a signature block.
+3. it is none of the numbers that only look like phone numbers: a date (dotted, slashed, dashed, spaced), a
+   version ("7.1.2048.4411"), an IPv4 address, an ISBN, a price, a time range, a number with thousands
+   separators ("1 234 567", "12.345.678"; a 9-digit number in threes is also how Spain writes phone numbers,
+   see _classify);
+4. phonenumbers' metadata calls it valid in the national format of one of `phone_regions`, written in groups
+   (a bare run of digits is an id, a count or a seed more often than a phone number: it goes to step 5);
+5. it is plausible as a national number of some country in length and grouping (a trunk "0" or an area code
+   in parentheses, 2-3 digit leading groups, 8-13 digits, ...: _plausible_national). It then scores
+   PHONE_SCORE when its context says phone and PHONE_UNCONFIRMED_SCORE (under the stage's default min_score)
+   when not, as presidio scores its phone matches 0.4 and adds 0.35 for a context word. Context
+   (says_phone): a word among _CONTEXT_WORDS at most four words before it (presidio looks five words back), a
+   label such as "T:" or "M.", a vCard TEL field, a word such as "(mobile)" right after it, or a short line
+   that holds an e-mail address, that follows a sign-off ("--", "Best regards,") within six lines, or that
+   holds the number alone.
+
+When the whole window is none (or only unconfirmed), its longest runs of space-separated chunks are tried, left
+to right ("+1 415 555 0143 24 hours", "834.345.1254 155 Elm Street").
 
 presidio's own PhoneRecognizer runs phonenumbers' matcher over the whole text once per region (8 regions):
 ~90% of presidio's time. Here most windows are decided by the regexes; phonenumbers sees only the windows
@@ -41,7 +46,7 @@ from curate.pii.base import PHONE_SCORE, PHONE_UNCONFIRMED_SCORE, FastRecognizer
 # candidate character instead of trying every position.
 _PHONE = re.compile(
     r"(?:\+(?<![\w+.,/-]\+)(?<!\d:\+)(?:\(\d{1,5}\)[ .-]?)?\d{1,15}"
-    r"|\((?<![\w+.,/-]\()(?<!\d:\()\d{1,5}\)[ \u00a0.-]?\d{1,8}"
+    r"|\((?<![\w+.,/-]\()(?<!\d:\()\+?\d{1,5}\)[ \u00a0.-]?\d{1,8}"
     r"|\d(?<![\w+.,/-]\d)(?<!\d:\d)\d{0,14})"
     r"(?:(?:[ \u00a0]?[-/][ \u00a0]?|[ .\u00a0]|[ \u00a0]?\(\d{1,5}\)[ \u00a0]?)\d{1,8}){0,8}"
     r"(?![\w]|[.,/:-]\d)"
@@ -58,10 +63,11 @@ _EXIT_CODE = re.compile(r"(?:00(?=[1-9])|011(?=[ \u00a0.-]))")
 
 
 def _international(s: str) -> bool:
-    """"+CC ..." (or "00CC ..." / "011 CC ..." with a separator in it) of a length possible for that country."""
+    """"+CC ..." or "(+CC) ..." (or "00CC ..." / "011 CC ..." with a separator in it) of a length possible for
+    that country."""
     if _DECIMAL.fullmatch(s):  # "+3.140000"
         return False
-    if s[0] != "+":
+    if s[0] != "+" and not s.startswith("(+"):
         m = _EXIT_CODE.match(s)
         if not m or not any(c in s for c in " \u00a0.-/"):
             return False
@@ -73,7 +79,13 @@ def _international(s: str) -> bool:
     return phonenumbers.is_possible_number_with_reason(number) == ValidationResult.IS_POSSIBLE
 
 
-# --- 2. numbers that only look like phone numbers ---------------------------------------------------------
+# --- 2. the North American shape ------------------------------------------------------------------------
+
+_NANP = re.compile(r"(?:1[ .-]?)?(?:\([2-9]\d\d\)[ \u00a0]?|[2-9]\d\d[ .\u00a0-])\d{3}[ .\u00a0-]\d{4}")
+NANP_REGIONS = frozenset(r for r in phonenumbers.SUPPORTED_REGIONS if phonenumbers.country_code_for_region(r) == 1)
+
+
+# --- 3. numbers that only look like phone numbers ---------------------------------------------------------
 
 _DAY, _MONTH = r"(?:0?[1-9]|[12]\d|3[01])", r"(?:0?[1-9]|1[0-2])"
 _YEAR = r"(?:1[5-9]\d\d|20\d\d)"
@@ -82,13 +94,14 @@ _CHUNK_NEGATIVE = re.compile(
     rf"{_DAY}([./-]){_MONTH}\1(?:{_YEAR}|\d\d)"  # 17.03.2011, 17/03/11, 17-03-2011
     rf"|{_MONTH}([./-]){_DAY}\2(?:{_YEAR}|\d\d)"  # 03/17/2011
     rf"|{_YEAR}([./-]){_MONTH}\3{_DAY}"  # 2011-03-17, 2011.03.17
-    r"|[1-9]\d?(?:\.\d+){2,}"  # versions: 2.14.3, 7.1.2048.4411, 10.0.19041.1234
+    r"|(?:0|[1-9]\d?)(?:\.\d+){2,}"  # versions: 2.14.3, 0.10.2048.1, 7.1.2048.4411 (not "06.39.98.12.34")
     r"|\d{1,3}(?:\.\d{1,3}){3}"  # IPv4
 )
-# Checked on the whole window: ISBN-10 and ISBN-13 in groups (no phone format ends in a one-digit group),
-# time ranges ("09.00-17.30").
+# Checked on the whole window: dates in spaced numbers, ISBN-10 and ISBN-13 in groups (no phone format ends in
+# a one-digit group), time ranges ("09.00-17.30").
 _WINDOW_NEGATIVE = re.compile(
-    r"(?:97[89][ -])?\d{1,5}[ -]\d{1,7}[ -]\d{1,7}[ -]\d"
+    rf"{_DAY} {_MONTH} {_YEAR}"  # 17 03 2011
+    r"|(?:97[89][ -])?\d{1,5}[ -]\d{1,7}[ -]\d{1,7}[ -]\d"
     r"|(?:[01]?\d|2[0-3])[.h][0-5]\d[ \u00a0]?[-/][ \u00a0]?(?:[01]?\d|2[0-3])[.h][0-5]\d"
 )
 _ISBN_BEFORE = re.compile(r"ISBN(?:-1[03])?:?\s*$", re.IGNORECASE)
@@ -113,13 +126,7 @@ def _negative(text: str, start: int, end: int, s: str, digits: str) -> bool:
     return bool(_CURRENCY_BEFORE.search(text, max(0, start - 5), start) or _CURRENCY_AFTER.match(text, end))
 
 
-# --- 3. the North American shape ------------------------------------------------------------------------
-
-_NANP = re.compile(r"(?:1[ .-]?)?(?:\([2-9]\d\d\)[ \u00a0]?|[2-9]\d\d[ .\u00a0-])\d{3}[ .\u00a0-]\d{4}")
-NANP_REGIONS = frozenset(r for r in phonenumbers.SUPPORTED_REGIONS if phonenumbers.country_code_for_region(r) == 1)
-
-
-# --- 5. plausible as a national number somewhere ----------------------------------------------------------
+# --- 5. plausible as a national number somewhere, and its context (step 4 is _national, at the end) -----
 
 _YEARISH = re.compile(r"1[5-9]\d\d|20\d\d")
 
@@ -138,8 +145,8 @@ def _plausible_national(s: str, groups: list[str]) -> bool:
         return n == 2 and len(first) == 3
     if s[0] == "(" or first[0] == "0":
         return True
-    if len(first) == 1:  # "1-800 ...", "8 (495) ..."
-        return first in "18" and n >= 3
+    if len(first) == 1:  # "1-800 ...", "8 (495) ...", "0 800 ..."
+        return first in "018" and n >= 3
     if len(first) <= 3:
         return total >= 9 or n >= 3
     if len(first) == 4:  # "6123 4567", not "1990-2010"
@@ -147,9 +154,12 @@ def _plausible_national(s: str, groups: list[str]) -> bool:
     return len(first) == 5 and n == 2 and total == 10 and first[0] in "6789"
 
 
+# presidio's PhoneRecognizer context words, the issue's (Tel, Fax, "ph."), and their German, French, Spanish
+# and Italian forms; Chinese, Japanese and Korean words have no word boundary to look for.
 _CONTEXT_WORDS = re.compile(
     r"\b(?:tel|t[ée]l[ée]phone|tele(?:phone|fon|fono)|phone|ph|mobile?|mob|cell(?:phone|ular)?|fax|call(?:s|ed|ing)?"
-    r"|dial|hotline|helpline|handy|m[oó]vil|celular|whatsapp|sms)\b",
+    r"|dial|hotline|helpline|whatsapp|sms|(?:telefon|ruf|handy|mobil|fax)nummer|handy|ruf|anrufen|portable|m[oó]vil"
+    r"|celular|cellulare|chiamare|llame|llamar)\b|電話|电话|手机|携帯|전화",
     re.IGNORECASE,
 )
 _WORD = re.compile(r"\w+")
@@ -300,7 +310,7 @@ class PhoneRecognizer(FastRecognizer):
         digits = "".join(_DIGITS.findall(s))
         if not MIN_PHONE_DIGITS <= len(digits) <= MAX_PHONE_DIGITS:
             return []
-        if s[0] == "+" or s[0] == "0" and _EXIT_CODE.match(s):
+        if s[0] == "+" or s.startswith("(+") or s[0] == "0" and _EXIT_CODE.match(s):
             return [(start, end, PHONE_SCORE)] if _international(s) else []
         if self.nanp and _NANP.fullmatch(s):
             return [(start, end, PHONE_SCORE)]
