@@ -353,6 +353,8 @@ def test_national_phone_regions():
     ("BEGIN:VCARD\nFN:Anna Schmidt\nTEL;TYPE=cell:0151 23456789\nEND:VCARD", True),  # a vCard field
     ("Anna Schmidt | 030 1234567 | anna@posteo.de", True),  # a contact line
     ("0491 570 123 (mobile) after six", True),  # a word after it
+    ("The list ends here.\n021 874 3591\nThe next page follows.", True),  # a line of its own, in groups
+    (">>> int(addr4)\n3221225985\n>>> width = 5", False),  # a bare integer alone on its line
     ("The archive lists 030 1234567 as the shelf mark of the letters.", False),  # no context
     ("Call volume: 912 345 678 calls.", False),  # thousands separators, not labelled by the phone word
     ("Tel. 912 345 678", True),  # labelled: a Spanish number

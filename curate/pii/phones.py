@@ -234,8 +234,9 @@ def says_phone(text: str, start: int, end: int, adjacent: bool = False) -> bool:
     if _EMAIL_ON_LINE.search(text, line_start, line_end):
         return True
     # A line of its own: a contact line whose signature block lost its other lines (a filter upstream drops
-    # lines of fewer than three words), not a binary number from a table.
-    if not text[line_start:start].strip() and not text[end:line_end].strip() \
+    # lines of fewer than three words). In groups: a bare run of digits alone on a line is an integer (program
+    # output), and digit groups of 0s and 1s are binary numbers from a table.
+    if not text[line_start:start].strip() and not text[end:line_end].strip() and not text[start:end].isdigit() \
             and _digit_count(text, start, end) >= 9 and not _BINARY.fullmatch(text, start, end):
         return True
     sign_off = None
