@@ -296,7 +296,10 @@ class PhoneRecognizer(FastRecognizer):
             for j in range(n, i, -1):
                 if (i, j) == (0, n):
                     continue  # the whole window: already refused
-                found = self._classify(text, bounds[i][0], bounds[j - 1][1])
+                # Not the regions' matcher: it looked inside the whole window already (it finds numbers in a
+                # longer text), or the window held more digits than a number, a list of numbers, where asking
+                # it per run took 20x as long (a 210 KB table of 5-digit numbers, five regions: 9.5 s, 0.45 s).
+                found = self._classify(text, bounds[i][0], bounds[j - 1][1], ask_regions=False)
                 if found:
                     yield from found
                     i = j
@@ -304,7 +307,7 @@ class PhoneRecognizer(FastRecognizer):
             else:
                 i += 1
 
-    def _classify(self, text: str, start: int, end: int) -> list | None:
+    def _classify(self, text: str, start: int, end: int, ask_regions: bool = True) -> list | None:
         """[(start, end, score)] of the phone numbers in text[start:end] (the whole, or what phonenumbers'
         matcher finds in it), [] for none, None for a number that only looks like one."""
         s = text[start:end]
@@ -326,7 +329,7 @@ class PhoneRecognizer(FastRecognizer):
             return None
         # A national number in groups, valid in one of the regions. Not a bare run of digits: that is an
         # id, a count or a seed ("2147483647") more often than a phone number, unless its context says phone.
-        if s != digits:
+        if s != digits and ask_regions:
             for region in self.regions:
                 if spans := _national(s, region):
                     return [(start + a, start + b, PHONE_SCORE) for a, b in spans]
