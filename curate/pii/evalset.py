@@ -184,11 +184,25 @@ def date_words(r):
 
 
 def price(r):
-    big = f"{r.randint(1, 999)}{r.choice([',', '.'])}{r.randint(0, 999):03d}"
-    return r.choice([f"${r.randint(1, 999)},{r.randint(0, 999):03d}.{r.randint(0, 99):02d}", f"${r.randint(1, 999)}.{r.randint(0, 99):02d}",
-                     f"€{r.randint(1, 999)}.{r.randint(0, 999):03d},{r.randint(0, 99):02d}", f"{r.randint(1, 999)} {r.randint(0, 999):03d},00 €",
-                     f"£{r.randint(1, 99)}.{r.randint(0, 99):02d}", f"USD {big},{r.randint(0, 999):03d}",
-                     f"€ {r.randint(1, 99)}.{r.randint(0, 999):03d}.{r.randint(0, 999):03d}"])
+    a, b, c, cents = r.randint(1, 999), f"{r.randint(0, 999):03d}", f"{r.randint(0, 999):03d}", f"{r.randint(0, 99):02d}"
+    return r.choice([f"${a},{b}.{cents}", f"${a}.{cents}", f"€{a}.{b},{cents}", f"{a} {b},00 €", f"£{a % 100}.{cents}",
+                     f"USD {a},{b},{c}", f"€ {a % 100}.{b}.{c}"])
+
+
+def version_build(r):
+    return r.choice([f"{r.randint(1, 9)}.{r.randint(0, 9)}.{r.randint(1000, 9999)}.{r.randint(1000, 9999)}",
+                     f"10.0.{r.randint(10000, 22999)}.{r.randint(1, 9999)}",
+                     f"{r.randint(1, 19)}.{r.randint(0, 9)}.{r.randint(100, 9999)}.{r.randint(10, 99999)}"])
+
+
+def debian_version(r):
+    return f"{r.randint(1, 3)}:{r.randint(1, 3)}.{r.randint(0, 40)}.{r.randint(0, 9)}-{r.randint(1, 9)}+deb{r.randint(10, 12)}u{r.randint(1, 5)}"
+
+
+def time_of_day(r):
+    half = ["00", "30"]
+    return r.choice([f"{r.randint(0, 23):02d}:{r.randint(0, 59):02d}:{r.randint(0, 59):02d}",
+                     f"{r.randint(6, 11):02d}.{r.choice(half)}-{r.randint(12, 20)}.{r.choice(half)}", f"{r.randint(1, 12)}:{r.randint(0, 59):02d} pm"])
 
 
 def large_number(r):
@@ -204,19 +218,15 @@ NEGATIVES = {
     "date_words": date_words,
     "version": lambda r: rng_choice(r, [f"{r.randint(0, 9)}.{r.randint(0, 30)}.{r.randint(0, 20)}",
                                          f"v{r.randint(0, 9)}.{r.randint(0, 20)}.{r.randint(0, 20)}-rc{r.randint(1, 5)}"]),
-    "version_build": lambda r: rng_choice(r, [f"{r.randint(1, 9)}.{r.randint(0, 9)}.{r.randint(1000, 9999)}.{r.randint(1000, 9999)}",
-                                               f"10.0.{r.randint(10000, 22999)}.{r.randint(1, 9999)}",
-                                               f"{r.randint(1, 19)}.{r.randint(0, 9)}.{r.randint(100, 9999)}.{r.randint(10, 99999)}"]),
-    "debian_version": lambda r: f"{r.randint(1, 3)}:{r.randint(1, 3)}.{r.randint(0, 40)}.{r.randint(0, 9)}-{r.randint(1, 9)}+deb{r.randint(10, 12)}u{r.randint(1, 5)}",
+    "version_build": version_build,
+    "debian_version": debian_version,
     "isbn": lambda r: isbn13(r) if r.random() < 0.6 else isbn10(r),
     "price": price,
-    "time": lambda r: rng_choice(r, [f"{r.randint(0, 23):02d}:{r.randint(0, 59):02d}:{r.randint(0, 59):02d}",
-                                      f"{r.randint(6, 11):02d}.{r.choice(['00', '30'])}-{r.randint(12, 20)}.{r.choice(['00', '30'])}",
-                                      f"{r.randint(1, 12)}:{r.randint(0, 59):02d} pm"]),
+    "time": time_of_day,
     "commit_hash": lambda r: "".join(r.choice("0123456789abcdef") for _ in range(r.choice([7, 12, 40]))),
     "port": lambda r: rng_choice(r, [f"server.local:{r.choice([80, 443, 3000, 5432, 8000, 8080, 8443, 9200, 27017])}",
                                       f"port {r.randint(1024, 65535)}"]),
-    "rfc": lambda r: rng_choice(r, [f"RFC {r.randint(700, 9500)}", f"RFC {r.randint(700, 9500)} section {r.randint(1, 9)}.{r.randint(1, 20)}"]),
+    "rfc": lambda r: rng_choice(r, [f"RFC {r.randint(700, 9500)}", f"RFC {r.randint(700, 9500)} section {r.randint(1, 9)}.{r.randint(1, 9)}"]),
     "large_number": large_number,
 }
 # Each hard negative next to phone-like context: a phone word one to two words before it, or a signature.

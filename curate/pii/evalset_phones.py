@@ -4,9 +4,8 @@ the places they are written in (a label, running prose, a vCard, a signature blo
 Every number is made up. Where a country reserves numbers for fiction they come from that range: the US
 555-0100..0199, the UK's Ofcom drama numbers (020 7946 0xxx, 0161 496 0xxx, 07700 900xxx), Australia's
 ACMA ranges (02 5550 xxxx, 0491 570 xxx), France's ARCEP fiction numbers (01 99 00 xx xx, 06 39 98 xx xx).
-Elsewhere the digits are random in the country's real format, and US numbers of the format "any area and
-exchange" include area and exchange codes that are not assigned (555-019-2841): a reader still sees a phone
-number.
+Elsewhere the digits are random in the country's real format, and US numbers in NXX-XXX-XXXX include area
+and exchange codes that are not assigned (555-019-2841): a reader still sees a phone number.
 
 Each format says whether a reader needs context to see a phone number in it: a national number of a country
 other than the US (the default `phone_regions`) is planted only where its context says phone (after
@@ -15,92 +14,85 @@ any phone word included.
 """
 
 from dataclasses import dataclass
-from typing import Callable
+
+# A pattern's placeholders: "X" any digit, "N" 2-9 (a North American area code, some of them unassigned),
+# "M" 6-9 (an Indian mobile number's first digit). Every other character is written as it is.
+PLACEHOLDERS = {"X": "0123456789", "N": "23456789", "M": "6789"}
 
 
 def digits(rng, n: int) -> str:
     return "".join(rng.choice("0123456789") for _ in range(n))
 
 
-def _nxx(rng) -> str:
-    """A made-up North American area code (some unassigned) with an exchange that may start with 0 or 1."""
-    return f"{rng.randint(2, 9)}{digits(rng, 2)}"
-
-
-def _us_fiction(rng) -> str:
-    return f"555-01{digits(rng, 2)}"
-
-
 @dataclass(frozen=True)
 class PhoneFormat:
-    name: str  # "<country> <how it is written>", the key of its recall in the report
-    country: str  # ISO 3166
+    country: str  # ISO 3166 ("*": several)
     needs_context: bool  # a national number outside the default phone_regions
-    make: Callable  # rng -> number
+    patterns: tuple[str, ...]  # the ways of writing it, drawn from at random
+
+    @property
+    def name(self) -> str:
+        """"<country> <first pattern>": the key of the format's recall in the report."""
+        return f"{self.country if self.country != '*' else 'E.164 compact,'} {self.patterns[0]}"
+
+    def make(self, rng) -> str:
+        return "".join(rng.choice(PLACEHOLDERS[c]) if c in PLACEHOLDERS else c for c in rng.choice(self.patterns))
 
 
-F = PhoneFormat
+def F(country: str, needs_context: bool, *patterns: str) -> PhoneFormat:
+    return PhoneFormat(country, needs_context, patterns)
+
+
 PHONE_FORMATS = [
     # International: "+" and the country code, for every country, with any grouping.
-    F("US +1 NXX 555 01XX", "US", False, lambda r: rng_pick(r, [f"+1 {_nxx(r)} 555 01{digits(r, 2)}", f"+1-{_nxx(r)}-{_us_fiction(r)}",
-                                                                    f"+1 ({_nxx(r)}) {_us_fiction(r)}"])),
-    F("E.164 compact", "*", False, lambda r: rng_pick(r, [f"+1{_nxx(r)}55501{digits(r, 2)}", f"+4420794600{digits(r, 2)}",
-                                                          f"+61491570{digits(r, 3)}", f"+4930{digits(r, 8)}", f"+8190{digits(r, 8)}"])),
-    F("GB +44 20 7946 0XXX", "GB", False, lambda r: rng_pick(r, [f"+44 20 7946 0{digits(r, 3)}", f"+44 (0)20 7946 0{digits(r, 3)}"])),
-    F("GB 0044 161 496 0XXX", "GB", False, lambda r: f"0044 161 496 0{digits(r, 3)}"),
-    F("DE +49 30 XXXXXXXX", "DE", False, lambda r: rng_pick(r, [f"+49 30 {digits(r, 8)}", f"+49 (0)30 {digits(r, 7)}", f"+49-89-{digits(r, 7)}"])),
-    F("DE +49 151 XXXXXXXX", "DE", False, lambda r: f"+49 15{r.randint(1, 9)} {digits(r, 8)}"),
-    F("FR +33 1 99 00 XX XX", "FR", False, lambda r: rng_pick(r, [f"+33 1 99 00 {digits(r, 2)} {digits(r, 2)}", f"+33 (0)6 39 98 {digits(r, 2)} {digits(r, 2)}",
-                                                                     f"+33.6.39.98.{digits(r, 2)}.{digits(r, 2)}"])),
-    F("JP +81 3-XXXX-XXXX", "JP", False, lambda r: rng_pick(r, [f"+81 3-{digits(r, 4)}-{digits(r, 4)}", f"+81 45-{digits(r, 4)}-{digits(r, 4)}",
-                                                                   f"+81 90-{digits(r, 4)}-{digits(r, 4)}"])),
-    F("AU +61 2 5550 XXXX", "AU", False, lambda r: rng_pick(r, [f"+61 2 5550 {digits(r, 4)}", f"+61 491 570 {digits(r, 3)}", f"+61 7 3{digits(r, 3)} {digits(r, 4)}"])),
-    F("IN +91 9XXXX XXXXX", "IN", False, lambda r: rng_pick(r, [f"+91 {r.randint(6, 9)}{digits(r, 4)} {digits(r, 5)}", f"+91-22-{r.randint(2, 6)}{digits(r, 3)}-{digits(r, 4)}"])),
-    F("BR +55 11 9XXXX-XXXX", "BR", False, lambda r: rng_pick(r, [f"+55 11 9{digits(r, 4)}-{digits(r, 4)}", f"+55 (21) 2{digits(r, 3)}-{digits(r, 4)}"])),
-    F("CN +86 10 XXXX XXXX", "CN", False, lambda r: rng_pick(r, [f"+86 10 {digits(r, 4)} {digits(r, 4)}", f"+86 13{r.randint(0, 9)} {digits(r, 4)} {digits(r, 4)}"])),
-    F("ES +34 91 XXX XX XX", "ES", False, lambda r: rng_pick(r, [f"+34 91 {digits(r, 3)} {digits(r, 2)} {digits(r, 2)}", f"+34 6{digits(r, 2)} {digits(r, 3)} {digits(r, 3)}"])),
-    F("IT +39 06 XXXX XXXX", "IT", False, lambda r: rng_pick(r, [f"+39 06 {digits(r, 4)} {digits(r, 4)}", f"+39 3{digits(r, 2)} {digits(r, 3)} {digits(r, 4)}"])),
-    F("MX +52 55 XXXX XXXX", "MX", False, lambda r: f"+52 55 {digits(r, 4)} {digits(r, 4)}"),
-    F("RU +7 495 XXX-XX-XX", "RU", False, lambda r: f"+7 495 {digits(r, 3)}-{digits(r, 2)}-{digits(r, 2)}"),
-    F("KR +82 2-XXX-XXXX", "KR", False, lambda r: rng_pick(r, [f"+82 2-{digits(r, 3)}-{digits(r, 4)}", f"+82 10-{digits(r, 4)}-{digits(r, 4)}"])),
-    F("ZA +27 21 XXX XXXX", "ZA", False, lambda r: f"+27 21 {digits(r, 3)} {digits(r, 4)}"),
-    F("CH +41 44 XXX XX XX", "CH", False, lambda r: f"+41 44 {digits(r, 3)} {digits(r, 2)} {digits(r, 2)}"),
-    F("NL +31 20 XXX XXXX", "NL", False, lambda r: f"+31 20 {digits(r, 3)} {digits(r, 4)}"),
-    # US national formats: the default phone_regions, found without context.
-    F("US (NXX) 555-01XX", "US", False, lambda r: f"({_nxx(r)}) {_us_fiction(r)}"),
-    F("US NXX-NXX-XXXX any area and exchange", "US", False, lambda r: f"{_nxx(r)}-{digits(r, 3)}-{digits(r, 4)}"),
-    F("US NXX.NXX.XXXX any area and exchange", "US", False, lambda r: f"{_nxx(r)}.{digits(r, 3)}.{digits(r, 4)}"),
-    F("US 1-800-555-01XX", "US", False, lambda r: f"1-{rng_pick(r, ['800', '888', '877'])}-{_us_fiction(r)}"),
+    F("US", False, "+1 NXX 555 01XX", "+1-NXX-555-01XX", "+1 (NXX) 555-01XX"),
+    F("*", False, "+1NXX55501XX", "+4420794600XX", "+61491570XXX", "+4930XXXXXXXX", "+8190XXXXXXXX"),
+    F("GB", False, "+44 20 7946 0XXX", "+44 (0)20 7946 0XXX"),
+    F("GB", False, "0044 161 496 0XXX"),
+    F("DE", False, "+49 30 XXXXXXXX", "+49 (0)30 XXXXXXX", "+49-89-XXXXXXX"),
+    F("DE", False, "+49 15N XXXXXXXX"),
+    F("FR", False, "+33 1 99 00 XX XX", "+33 (0)6 39 98 XX XX", "+33.6.39.98.XX.XX"),
+    F("JP", False, "+81 3-XXXX-XXXX", "+81 45-XXXX-XXXX", "+81 90-XXXX-XXXX"),
+    F("AU", False, "+61 2 5550 XXXX", "+61 491 570 XXX", "+61 7 3XXX XXXX"),
+    F("IN", False, "+91 MXXXX XXXXX", "+91-22-NXXX-XXXX"),
+    F("BR", False, "+55 11 9XXXX-XXXX", "+55 (21) 2XXX-XXXX"),
+    F("CN", False, "+86 10 XXXX XXXX", "+86 13X XXXX XXXX"),
+    F("ES", False, "+34 91 XXX XX XX", "+34 6XX XXX XXX"),
+    F("IT", False, "+39 06 XXXX XXXX", "+39 3XX XXX XXXX"),
+    F("MX", False, "+52 55 XXXX XXXX"),
+    F("RU", False, "+7 495 XXX-XX-XX"),
+    F("KR", False, "+82 2-XXX-XXXX", "+82 10-XXXX-XXXX"),
+    F("ZA", False, "+27 21 XXX XXXX"),
+    F("CH", False, "+41 44 XXX XX XX"),
+    F("NL", False, "+31 20 XXX XXXX"),
+    # US national formats: the default phone_regions, found without context; any area and exchange code.
+    F("US", False, "(NXX) 555-01XX"),
+    F("US", False, "NXX-XXX-XXXX"),
+    F("US", False, "NXX.XXX.XXXX"),
+    F("US", False, "1-800-555-01XX", "1-888-555-01XX", "1-877-555-01XX"),
     # Other countries' national formats: found where the context says phone.
-    F("GB 020 7946 0XXX", "GB", True, lambda r: rng_pick(r, [f"020 7946 0{digits(r, 3)}", f"(020) 7946 0{digits(r, 3)}", f"0161 496 0{digits(r, 3)}"])),
-    F("GB 07700 900XXX", "GB", True, lambda r: f"07700 900{digits(r, 3)}"),
-    F("DE 030 XXXXXXX", "DE", True, lambda r: rng_pick(r, [f"030 {digits(r, 7)}", f"030/{digits(r, 7)}", f"(089) {digits(r, 7)}", f"040-{digits(r, 7)}"])),
-    F("DE 0151 XXXXXXXX", "DE", True, lambda r: rng_pick(r, [f"015{r.randint(1, 9)} {digits(r, 8)}", f"0170 / {digits(r, 3)} {digits(r, 2)} {digits(r, 2)}"])),
-    F("FR 01 99 00 XX XX", "FR", True, lambda r: rng_pick(r, [f"01 99 00 {digits(r, 2)} {digits(r, 2)}", f"06 39 98 {digits(r, 2)} {digits(r, 2)}"])),
-    F("FR 06.39.98.XX.XX", "FR", True, lambda r: rng_pick(r, [f"06.39.98.{digits(r, 2)}.{digits(r, 2)}", f"01-99-00-{digits(r, 2)}-{digits(r, 2)}"])),
-    F("AU (02) 5550 XXXX", "AU", True, lambda r: rng_pick(r, [f"(02) 5550 {digits(r, 4)}", f"(03) 7010 {digits(r, 4)}", f"02 5550 {digits(r, 4)}"])),
-    F("AU 0491 570 XXX", "AU", True, lambda r: f"0491 570 {digits(r, 3)}"),
-    F("JP 03-XXXX-XXXX", "JP", True, lambda r: rng_pick(r, [f"03-{digits(r, 4)}-{digits(r, 4)}", f"090-{digits(r, 4)}-{digits(r, 4)}", f"045-{digits(r, 3)}-{digits(r, 4)}"])),
-    F("IN 9XXXX XXXXX", "IN", True, lambda r: rng_pick(r, [f"{r.randint(6, 9)}{digits(r, 4)} {digits(r, 5)}", f"0{r.randint(6, 9)}{digits(r, 4)} {digits(r, 5)}",
-                                                              f"022-{r.randint(2, 6)}{digits(r, 3)}-{digits(r, 4)}"])),
-    F("BR (11) 9XXXX-XXXX", "BR", True, lambda r: rng_pick(r, [f"(11) 9{digits(r, 4)}-{digits(r, 4)}", f"(21) 2{digits(r, 3)}-{digits(r, 4)}"])),
-    F("CN 010-XXXXXXXX", "CN", True, lambda r: rng_pick(r, [f"010-{digits(r, 8)}", f"13{r.randint(0, 9)} {digits(r, 4)} {digits(r, 4)}"])),
-    F("ES 91 XXX XX XX", "ES", True, lambda r: rng_pick(r, [f"91 {digits(r, 3)} {digits(r, 2)} {digits(r, 2)}", f"6{digits(r, 2)} {digits(r, 2)} {digits(r, 2)} {digits(r, 2)}",
-                                                               f"{r.randint(6, 9)}{digits(r, 2)} {digits(r, 3)} {digits(r, 3)}"])),
-    F("IT 06 XXXX XXXX", "IT", True, lambda r: rng_pick(r, [f"06 {digits(r, 4)} {digits(r, 4)}", f"3{digits(r, 2)} {digits(r, 3)} {digits(r, 4)}"])),
-    F("MX 55 XXXX XXXX", "MX", True, lambda r: f"55 {digits(r, 4)} {digits(r, 4)}"),
-    F("RU 8 (495) XXX-XX-XX", "RU", True, lambda r: f"8 (495) {digits(r, 3)}-{digits(r, 2)}-{digits(r, 2)}"),
-    F("KR 02-XXX-XXXX", "KR", True, lambda r: rng_pick(r, [f"02-{digits(r, 3)}-{digits(r, 4)}", f"010-{digits(r, 4)}-{digits(r, 4)}"])),
-    F("NL 020-XXX XXXX", "NL", True, lambda r: rng_pick(r, [f"020-{digits(r, 3)} {digits(r, 4)}", f"06-{digits(r, 8)}"])),
-    F("CH 044 XXX XX XX", "CH", True, lambda r: f"044 {digits(r, 3)} {digits(r, 2)} {digits(r, 2)}"),
-    F("SG XXXX XXXX", "SG", True, lambda r: f"{r.choice('689')}{digits(r, 3)} {digits(r, 4)}"),
-    F("ZA 021 XXX XXXX", "ZA", True, lambda r: f"021 {digits(r, 3)} {digits(r, 4)}"),
+    F("GB", True, "020 7946 0XXX", "(020) 7946 0XXX", "0161 496 0XXX"),
+    F("GB", True, "07700 900XXX"),
+    F("DE", True, "030 XXXXXXX", "030/XXXXXXX", "(089) XXXXXXX", "040-XXXXXXX"),
+    F("DE", True, "015N XXXXXXXX", "0170 / XXX XX XX"),
+    F("FR", True, "01 99 00 XX XX", "06 39 98 XX XX"),
+    F("FR", True, "06.39.98.XX.XX", "01-99-00-XX-XX"),
+    F("AU", True, "(02) 5550 XXXX", "(03) 7010 XXXX", "02 5550 XXXX"),
+    F("AU", True, "0491 570 XXX"),
+    F("JP", True, "03-XXXX-XXXX", "090-XXXX-XXXX", "045-XXX-XXXX"),
+    F("IN", True, "MXXXX XXXXX", "0MXXXX XXXXX", "022-NXXX-XXXX"),
+    F("BR", True, "(11) 9XXXX-XXXX", "(21) 2XXX-XXXX"),
+    F("CN", True, "010-XXXXXXXX", "13X XXXX XXXX"),
+    F("ES", True, "91 XXX XX XX", "6XX XX XX XX", "MXX XXX XXX"),
+    F("IT", True, "06 XXXX XXXX", "3XX XXX XXXX"),
+    F("MX", True, "55 XXXX XXXX"),
+    F("RU", True, "8 (495) XXX-XX-XX"),
+    F("KR", True, "02-XXX-XXXX", "010-XXXX-XXXX"),
+    F("NL", True, "020-XXX XXXX", "06-XXXXXXXX"),
+    F("CH", True, "044 XXX XX XX"),
+    F("SG", True, "6XXX XXXX", "8XXX XXXX", "9XXX XXXX"),
+    F("ZA", True, "021 XXX XXXX"),
 ]
-del F
-
-
-def rng_pick(rng, options):
-    return rng.choice(options)
 
 
 NAMES = ["Anna Schmidt", "James Okafor", "Li Wei", "Maria Garcia", "Sophie Dubois", "Rahul Patel", "Chen Tanaka"]
@@ -112,7 +104,8 @@ LABELS = ["Tel.: {}", "Phone: {}", "Mobile {}", "Cell: {}", "Fax {}", "ph. {}", 
 PROSE_WITH_CONTEXT = ["For bookings, call us on {} before noon.", "Her mobile number, {}, was listed in the report.",
                       "Questions? Phone the office at {} or write to us.", "He said to call {} if the gate was closed."]
 VCARD = ["\nBEGIN:VCARD\nVERSION:3.0\nFN:{name}\nORG:{company}\nTEL;TYPE=work,voice:{}\nEND:VCARD\n"]
-SIGNATURES = ["\nBest regards,\n{name}\n{company}\n{}\n", "\n--\n{name} | {company}\n{}\n", "\nKind regards,\n\n{name}\n{company}\n{}\n"]
+SIGNATURES = ["\nBest regards,\n{name}\n{company}\n{}\n", "\n--\n{name} | {company}\n{}\n",
+              "\nKind regards,\n\n{name}\n{company}\n{}\n"]
 # Running prose without a phone word: for the formats a reader recognises anywhere.
 PROSE = ["You can reach the front desk at {} until 6 pm.", "The number on the flyer, {}, is out of date.",
          "Reservations go through {} on weekdays.", "She wrote {} on the back of the ticket."]
