@@ -1,10 +1,11 @@
 """A seeded evaluation set for PII scrubbing: real sentences (the bundled Wikipedia articles) with planted
-PII in realistic sentence templates and planted hard negatives (numbers that look like PII but are not),
-every plant's offsets recorded.
+PII in realistic sentence templates and planted hard negatives (numbers that look like PII but are not, each
+next to phone-like context), every plant's offsets recorded. Phone numbers come in the formats and places of
+evalset_phones.py.
 
     docs = build_evalset(seed=0)            # list[EvalDoc]; the same seed gives the same documents
     docs = build_evalset(seed=0, phone_regions=("GB", "IN"))   # + national phone numbers, kinds PHONE_NUMBER:GB...
-    report = score(docs, [scrubbed texts])  # recall per entity, survival per hard-negative kind
+    report = score(docs, [scrubbed texts])  # recall per entity, phone format and place; survival per negative kind
 
 Scoring reads only the output text, so it serves any scrubber (ours, presidio, datatrove): a planted PII
 value is caught when it no longer appears in its document's output; a hard negative survives when it does.
@@ -229,8 +230,9 @@ NEGATIVES = {
     "rfc": lambda r: rng_choice(r, [f"RFC {r.randint(700, 9500)}", f"RFC {r.randint(700, 9500)} section {r.randint(1, 9)}.{r.randint(1, 9)}"]),
     "large_number": large_number,
 }
-# Each hard negative next to phone-like context: a phone word one to two words before it, or a signature.
-NEGATIVE_TEMPLATES = ["It was released as {} in the spring.", "See {} for the details.", "The value recorded was {}.", "({})",
+# Each hard negative next to phone-like context: a phone word one to four words before it, or a signature.
+NEGATIVE_TEMPLATES = ["The phone was released as {} in the spring.", "Tel. support: see {} for the details.",
+                      "The call recorded {}.", "Mobile ({})",
                       "Call volume on {} was the highest of the year.", "The phone shipped with {} installed.",
                       "Mobile sales reached {} last quarter.", "Fax logs list {} as the last entry.",
                       "\n--\n{name}, {company}\nlast updated {}\n"]
