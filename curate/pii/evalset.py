@@ -1,10 +1,11 @@
 """A seeded evaluation set for PII scrubbing: real sentences (the bundled Wikipedia articles) with planted
-PII in realistic sentence templates and planted hard negatives (numbers that look like PII but are not),
-every plant's offsets recorded.
+PII in realistic sentence templates and planted hard negatives (numbers that look like PII but are not, each
+next to phone-like context), every plant's offsets recorded. Phone numbers come in the formats and places of
+evalset_phones.py.
 
     docs = build_evalset(seed=0)            # list[EvalDoc]; the same seed gives the same documents
     docs = build_evalset(seed=0, phone_regions=("GB", "IN"))   # + national phone numbers, kinds PHONE_NUMBER:GB...
-    report = score(docs, [scrubbed texts])  # recall per entity, survival per hard-negative kind
+    report = score(docs, [scrubbed texts])  # recall per entity, phone format and place; survival per negative kind
 
 Scoring reads only the output text, so it serves any scrubber (ours, presidio, datatrove): a planted PII
 value is caught when it no longer appears in its document's output; a hard negative survives when it does.
@@ -18,6 +19,9 @@ from pathlib import Path
 
 import orjson
 
+from curate.pii.evalset_phones import (
+    COMPANIES, NAMES, PHONE_FORMATS, PHONE_PLACES, PROSE, PhoneFormat, digits, national_phone, phone_template,
+)
 from curate.pii.recognizers import IBAN_LENGTHS, luhn_ok
 
 WIKI = Path(__file__).parent.parent / "data" / "wiki" / "enwiki.jsonl"
@@ -30,6 +34,8 @@ class Plant:
     end: int
     value: str
     pii: bool
+    fmt: str = ""  # a phone number's format (evalset_phones.PHONE_FORMATS)
+    place: str = ""  # where a phone number is written (evalset_phones.PHONE_PLACES)
 
 
 @dataclass
@@ -45,8 +51,6 @@ FIRST = ["anna", "james", "li", "maria", "oluwaseun", "sophie", "rahul", "chen",
 LAST = ["schmidt", "okafor", "garcia", "nguyen", "kowalski", "smith", "tanaka", "rossi", "dubois", "patel", "o-neil"]
 DOMAINS = ["gmail.com", "yahoo.co.uk", "uni-heidelberg.de", "mail.ru", "outlook.fr", "protonmail.ch", "cs.stanford.edu",
            "acme-corp.io", "posteo.de", "web.de", "company.co.jp", "xn--mnchen-3ya.de"]
-US_AREA = ["201", "202", "206", "212", "213", "303", "305", "312", "404", "415", "503", "512", "602", "614", "617",
-           "646", "702", "713", "718", "919"]
 
 
 def email(rng):
@@ -55,75 +59,8 @@ def email(rng):
     return f"{local}@{rng.choice(DOMAINS)}"
 
 
-def _digits(rng, n):
-    return "".join(rng.choice("0123456789") for _ in range(n))
-
-
-def phone(rng):
-    """A number that phonenumbers' metadata calls valid (the generator retries until it is)."""
-    import phonenumbers
-
-    while True:
-        value = _phone(rng)
-        if phonenumbers.is_valid_number(phonenumbers.parse(value.replace("00", "+", 1) if value.startswith("00") else value, "US")):
-            return value
-
-
-def _phone(rng):
-    sep = rng.choice([" ", "-", "."])
-    kind = rng.randrange(9)
-    if kind <= 2:
-        area, ex, sub = rng.choice(US_AREA), str(rng.randint(201, 998)), _digits(rng, 4)
-        while ex[1:] == "11" or ex == "555":
-            ex = str(rng.randint(201, 998))
-        return [f"({area}) {ex}-{sub}", f"{area}{sep}{ex}{sep}{sub}", f"+1 {area} {ex} {sub}", f"+1-{area}-{ex}-{sub}"][rng.randrange(4)]
-    if kind == 3:  # UK: London fixed line, Manchester, mobile
-        body = rng.choice([f"20{sep}7946{sep}{_digits(rng, 4)}", f"161{sep}496{sep}{_digits(rng, 4)}", f"7911{sep}{_digits(rng, 6)}"])
-        return rng.choice(["+44 ", "0044 ", "+44-"]) + body
-    if kind == 4:  # France
-        return f"+33 {rng.randint(1, 7)} " + " ".join(_digits(rng, 2) for _ in range(4)) if sep == " " else \
-            f"+33{sep}{rng.randint(1, 7)}{sep}" + sep.join(_digits(rng, 2) for _ in range(4))
-    if kind == 5:  # Germany
-        return rng.choice([f"+49 30 {rng.randint(100000, 99999999)}", f"+49 89 {rng.randint(1000000, 9999999)}",
-                           f"+49 151 {rng.randint(10000000, 99999999)}", f"0049 40 {rng.randint(1000000, 9999999)}"])
-    if kind == 6:  # India mobile
-        return f"+91 {rng.randint(6, 9)}{_digits(rng, 4)} {_digits(rng, 5)}"
-    if kind == 7:
-        area, ex = rng.choice(US_AREA), str(rng.randint(200, 999))
-        while ex[1:] == "11" or ex == "555":
-            ex = str(rng.randint(200, 999))
-        return f"{area}.{ex}.{_digits(rng, 4)}"
-    return f"+44 {sep.join(['20', '7946', _digits(rng, 4)])}"
-
-
-# National formats (no country code) as each country writes them; a number in them is valid only for its
-# region, so a scrubber finds them only when told the region (PIIScrubber(phone_regions=[...])). Not the
-# unbroken "9876543210": the phone recognizer takes digit groups of at most 8 digits, in every region.
-NATIONAL_PHONE_FORMATS = {
-    "GB": lambda r, sep: r.choice([f"020{sep}7946{sep}{_digits(r, 4)}", f"0161{sep}496{sep}{_digits(r, 4)}",
-                                   f"07911{sep}{_digits(r, 6)}", f"(020) 7946 {_digits(r, 4)}"]),
-    "DE": lambda r, sep: r.choice([f"030{sep}{r.randint(1000000, 99999999)}", f"089{sep}{r.randint(1000000, 9999999)}",
-                                   f"0151{sep}{r.randint(10000000, 99999999)}", f"(040) {r.randint(1000000, 9999999)}"]),
-    "FR": lambda r, sep: f"0{r.randint(1, 7)}{sep}" + sep.join(_digits(r, 2) for _ in range(4)),
-    "IN": lambda r, sep: r.choice([f"0{r.randint(6, 9)}{_digits(r, 4)} {_digits(r, 5)}",
-                                   f"{r.randint(6, 9)}{_digits(r, 4)} {_digits(r, 5)}",
-                                   f"022{sep}{r.randint(2, 6)}{_digits(r, 3)}{sep}{_digits(r, 4)}"]),
-}
-
-
-def national_phone(rng, region: str) -> str:
-    """A number in `region`'s national format that phonenumbers' matcher finds whole for that region."""
-    import phonenumbers
-
-    while True:
-        value = NATIONAL_PHONE_FORMATS[region](rng, rng.choice([" ", "-", "."]))
-        found = list(phonenumbers.PhoneNumberMatcher(value, region, leniency=phonenumbers.Leniency.VALID))
-        if [(m.start, m.end) for m in found] == [(0, len(value))]:
-            return value
-
-
 def _luhn_complete(prefix: str, length: int, rng) -> str:
-    body = prefix + _digits(rng, length - len(prefix) - 1)
+    body = prefix + digits(rng, length - len(prefix) - 1)
     for d in "0123456789":
         if luhn_ok(body + d):
             return body + d
@@ -150,13 +87,13 @@ def iban(rng):
     country = rng.choice(["DE", "GB", "FR", "ES", "NL", "IT"])
     n = IBAN_LENGTHS[country] - 4
     if country == "GB":
-        bban = rng.choice(["NWBK", "BARC", "MIDL", "LOYD"]) + _digits(rng, n - 4)
+        bban = rng.choice(["NWBK", "BARC", "MIDL", "LOYD"]) + digits(rng, n - 4)
     elif country == "NL":
-        bban = rng.choice(["ABNA", "INGB", "RABO"]) + _digits(rng, n - 4)
+        bban = rng.choice(["ABNA", "INGB", "RABO"]) + digits(rng, n - 4)
     elif country == "IT":
-        bban = rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ") + _digits(rng, n - 1)
+        bban = rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ") + digits(rng, n - 1)
     else:
-        bban = _digits(rng, n)
+        bban = digits(rng, n)
     check = 98 - int("".join(str(int(c, 36)) for c in bban + country + "00")) % 97
     value = f"{country}{check:02d}{bban}"
     if rng.random() < 0.5:
@@ -194,8 +131,8 @@ def url_credentials(rng):
 PII = {
     "EMAIL_ADDRESS": (email, ["For questions, write to {} before Friday.", "Contact: {}", "The author ({}) replied within a day.",
                               "Send the signed form to {}, not to the office.", "<{}>"]),
-    "PHONE_NUMBER": (phone, ["Call {} for bookings.", "Tel.: {}", "You can reach the front desk at {} until 6 pm.",
-                             "Her mobile number, {}, was listed in the report.", "Fax {}"]),
+    # Phone numbers: `per_format` of each of evalset_phones.PHONE_FORMATS, each in a place that suits it.
+    "PHONE_NUMBER": (None, []),
     "CREDIT_CARD": (card, ["Card number: {}", "He paid with the card {} on the same day.", "Charged to {}."]),
     "IBAN_CODE": (iban, ["Please transfer the fee to IBAN {}.", "Account: {}", "Bank details {} (reference 17)."]),
     "IP_ADDRESS": (ip, ["The request came from {} at night.", "Client {} was banned.", "Connected to {}", "Host: {}"]),
@@ -207,14 +144,14 @@ PII = {
 
 
 def isbn13(rng):
-    body = "978" + _digits(rng, 9)
+    body = "978" + digits(rng, 9)
     check = (10 - sum(int(d) * (1 if i % 2 == 0 else 3) for i, d in enumerate(body)) % 10) % 10
     d = body + str(check)
-    return f"{d[:3]}-{d[3]}-{d[4:6]}-{d[6:12]}-{d[12]}"
+    return rng.choice([f"{d[:3]}-{d[3]}-{d[4:6]}-{d[6:12]}-{d[12]}", f"ISBN {d}", f"{d[:3]} {d[3]} {d[4:6]} {d[6:12]} {d[12]}"])
 
 
 def isbn10(rng):
-    body = _digits(rng, 9)
+    body = digits(rng, 9)
     check = (11 - sum(int(x) * (10 - i) for i, x in enumerate(body)) % 11) % 11
     d = body + ("X" if check == 10 else str(check))
     return f"ISBN {d[0]}-{d[1:4]}-{d[4:9]}-{d[9]}"
@@ -222,22 +159,83 @@ def isbn10(rng):
 
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"]
 
+
+def _dmy(r):
+    return r.randint(1, 28), r.randint(1, 12), r.randint(1900, 2030)
+
+
+def date_dotted(r):
+    d, m, y = _dmy(r)
+    return r.choice([f"{d:02d}.{m:02d}.{y}", f"{d}.{m}.{y}", f"{d:02d}.{m:02d}.{y % 100:02d}", f"{y}.{m:02d}.{d:02d}"])
+
+
+def date_slash(r):
+    d, m, y = _dmy(r)
+    return r.choice([f"{d:02d}/{m:02d}/{y}", f"{m:02d}/{d:02d}/{y}", f"{m}/{d}/{y % 100:02d}"])
+
+
+def date_dash(r):
+    d, m, y = _dmy(r)
+    return r.choice([f"{d:02d}-{m:02d}-{y}", f"{m:02d}-{d:02d}-{y}"])
+
+
+def date_words(r):
+    d, m, y = _dmy(r)
+    return r.choice([f"{d} {MONTHS[m - 1]} {y}", f"{MONTHS[m - 1]} {d}, {y}", f"{MONTHS[m - 1][:3]} {d:02d} {y}"])
+
+
+def price(r):
+    a, b, c, cents = r.randint(1, 999), f"{r.randint(0, 999):03d}", f"{r.randint(0, 999):03d}", f"{r.randint(0, 99):02d}"
+    return r.choice([f"${a},{b}.{cents}", f"${a}.{cents}", f"€{a}.{b},{cents}", f"{a} {b},00 €", f"£{a % 100}.{cents}",
+                     f"USD {a},{b},{c}", f"€ {a % 100}.{b}.{c}"])
+
+
+def version_build(r):
+    return r.choice([f"{r.randint(1, 9)}.{r.randint(0, 9)}.{r.randint(1000, 9999)}.{r.randint(1000, 9999)}",
+                     f"10.0.{r.randint(10000, 22999)}.{r.randint(1, 9999)}",
+                     f"{r.randint(1, 19)}.{r.randint(0, 9)}.{r.randint(100, 9999)}.{r.randint(10, 99999)}"])
+
+
+def debian_version(r):
+    return f"{r.randint(1, 3)}:{r.randint(1, 3)}.{r.randint(0, 40)}.{r.randint(0, 9)}-{r.randint(1, 9)}+deb{r.randint(10, 12)}u{r.randint(1, 5)}"
+
+
+def time_of_day(r):
+    half = ["00", "30"]
+    return r.choice([f"{r.randint(0, 23):02d}:{r.randint(0, 59):02d}:{r.randint(0, 59):02d}",
+                     f"{r.randint(6, 11):02d}.{r.choice(half)}-{r.randint(12, 20)}.{r.choice(half)}", f"{r.randint(1, 12)}:{r.randint(0, 59):02d} pm"])
+
+
+def large_number(r):
+    sep = r.choice([",", ".", " ", "\u00a0"])
+    return sep.join([str(r.randint(1, 999 if sep in ",." else 99))] + [f"{r.randint(0, 999):03d}" for _ in range(r.randint(2, 4))])
+
+
 NEGATIVES = {
+    "date_iso": lambda r: f"{r.randint(1900, 2030)}-{r.randint(1, 12):02d}-{r.randint(1, 28):02d}",
+    "date_dotted": date_dotted,
+    "date_slash": date_slash,
+    "date_dash": date_dash,
+    "date_words": date_words,
     "version": lambda r: rng_choice(r, [f"{r.randint(0, 9)}.{r.randint(0, 30)}.{r.randint(0, 20)}",
                                          f"v{r.randint(0, 9)}.{r.randint(0, 20)}.{r.randint(0, 20)}-rc{r.randint(1, 5)}"]),
-    "date_iso": lambda r: f"{r.randint(1900, 2030)}-{r.randint(1, 12):02d}-{r.randint(1, 28):02d}",
-    "date_slash": lambda r: f"{r.randint(1, 28):02d}/{r.randint(1, 12):02d}/{r.randint(1900, 2030)}",
-    "date_words": lambda r: f"{r.randint(1, 28)} {r.choice(MONTHS)} {r.randint(1900, 2030)}",
-    "isbn": lambda r: isbn13(r) if r.random() < 0.5 else isbn10(r),
-    "price": lambda r: f"${r.randint(1, 999)},{r.randint(0, 999):03d}.{r.randint(0, 99):02d}" if r.random() < 0.5 else f"${r.randint(1, 999)}.{r.randint(0, 99):02d}",
-    "time": lambda r: f"{r.randint(0, 23):02d}:{r.randint(0, 59):02d}:{r.randint(0, 59):02d}",
-    "commit_hash": lambda r: "".join(r.choice("0123456789abcdef") for _ in range(r.choice([7, 40]))),
-    "port": lambda r: f"server.local:{r.choice([80, 443, 3000, 5432, 8000, 8080, 8443, 9200, 27017])}",
-    "rfc": lambda r: f"RFC {r.randint(700, 9500)}",
-    "debian_version": lambda r: f"1:{r.randint(1, 3)}.{r.randint(0, 40)}.{r.randint(0, 9)}-{r.randint(1, 9)}+deb{r.randint(10, 12)}u{r.randint(1, 5)}",
-    "large_number": lambda r: ",".join([str(r.randint(1, 999))] + [f"{r.randint(0, 999):03d}" for _ in range(r.randint(2, 4))]),
+    "version_build": version_build,
+    "debian_version": debian_version,
+    "isbn": lambda r: isbn13(r) if r.random() < 0.6 else isbn10(r),
+    "price": price,
+    "time": time_of_day,
+    "commit_hash": lambda r: "".join(r.choice("0123456789abcdef") for _ in range(r.choice([7, 12, 40]))),
+    "port": lambda r: rng_choice(r, [f"server.local:{r.choice([80, 443, 3000, 5432, 8000, 8080, 8443, 9200, 27017])}",
+                                      f"port {r.randint(1024, 65535)}"]),
+    "rfc": lambda r: rng_choice(r, [f"RFC {r.randint(700, 9500)}", f"RFC {r.randint(700, 9500)} section {r.randint(1, 9)}.{r.randint(1, 9)}"]),
+    "large_number": large_number,
 }
-NEGATIVE_TEMPLATES = ["It was released as {} in the spring.", "See {} for the details.", "The value recorded was {}.", "({})"]
+# Each hard negative next to phone-like context: a phone word one to four words before it, or a signature.
+NEGATIVE_TEMPLATES = ["The phone was released as {} in the spring.", "Tel. support: see {} for the details.",
+                      "The call recorded {}.", "Mobile ({})",
+                      "Call volume on {} was the highest of the year.", "The phone shipped with {} installed.",
+                      "Mobile sales reached {} last quarter.", "Fax logs list {} as the last entry.",
+                      "\n--\n{name}, {company}\nlast updated {}\n"]
 
 
 def rng_choice(rng, options):
@@ -257,16 +255,19 @@ def wiki_sentences() -> list[str]:
 
 
 def build_evalset(
-    seed: int = 0, per_entity: int = 400, per_negative: int = 200, phone_regions: tuple[str, ...] = ()
+    seed: int = 0, per_entity: int = 400, per_negative: int = 200, per_format: int = 100, phone_regions: tuple[str, ...] = ()
 ) -> list[EvalDoc]:
-    """Documents of 3-6 real sentences with 1-4 planted items each: `per_entity` plants of every PII entity
-    type and `per_negative` of every hard-negative kind, shuffled together. `phone_regions` (keys of
-    NATIONAL_PHONE_FORMATS) adds `per_entity` national phone numbers of each, of kind "PHONE_NUMBER:<region>"."""
+    """Documents of 3-6 real sentences with 1-4 planted items each, shuffled together: `per_entity` plants of
+    every PII entity type but phone numbers, `per_format` phone numbers of every PHONE_FORMATS format, and
+    `per_negative` of every hard-negative kind. `phone_regions` (keys of NATIONAL_PHONE_FORMATS) adds
+    `per_entity` national phone numbers of each in running prose without a phone word, of kind
+    "PHONE_NUMBER:<region>"."""
     rng = random.Random(seed)
     sentences = wiki_sentences()
-    items = [(kind, True) for kind in PII for _ in range(per_entity)]
-    items += [(f"PHONE_NUMBER:{region}", True) for region in phone_regions for _ in range(per_entity)]
-    items += [(kind, False) for kind in NEGATIVES for _ in range(per_negative)]
+    items = [(kind, True, None) for kind in PII if kind != "PHONE_NUMBER" for _ in range(per_entity)]
+    items += [("PHONE_NUMBER", True, fmt) for fmt in PHONE_FORMATS for _ in range(per_format)]
+    items += [(f"PHONE_NUMBER:{region}", True, None) for region in phone_regions for _ in range(per_entity)]
+    items += [(kind, False, None) for kind in NEGATIVES for _ in range(per_negative)]
     rng.shuffle(items)
     docs, i = [], 0
     while i < len(items):
@@ -280,47 +281,54 @@ def build_evalset(
             if text:
                 text += rng.choice([" ", " ", "\n"])
             if j in slots:
-                kind, pii = queue.pop(0)
-                if pii:
-                    made, templates = _maker(kind)
-                    value = made(rng)
-                    shown, value = value if isinstance(value, tuple) else (value, value)
-                else:
-                    shown = value = NEGATIVES[kind](rng)
-                    templates = NEGATIVE_TEMPLATES
-                template = rng.choice(templates)
-                before = template.index("{}")
-                start = len(text) + before + shown.index(value)
-                text += template.format(shown)
-                plants.append(Plant(kind, start, start + len(value), value, pii))
+                kind, pii, fmt = queue.pop(0)
+                shown, value, template, place = _plant(rng, kind, pii, fmt)
+                start = len(text) + template.index("{}") + shown.index(value)
+                text += template.replace("{}", shown)
+                plants.append(Plant(kind, start, start + len(value), value, pii, fmt.name if fmt else "", place))
             else:
                 text += parts.pop()
         docs.append(EvalDoc(f"pii-eval/{len(docs)}", text, plants))
     return docs
 
 
-def _maker(kind: str):
-    """(generator, templates) of a PII kind: an entity type, or "PHONE_NUMBER:<region>"."""
+def _plant(rng, kind: str, pii: bool, fmt: PhoneFormat | None) -> tuple[str, str, str, str]:
+    """(text shown, the value in it, template, place) of one planted item."""
+    if fmt is not None:
+        place, template = phone_template(rng, fmt)
+        value = fmt.make(rng)
+        return value, value, template, place
+    if not pii:
+        value = NEGATIVES[kind](rng)
+        template = rng.choice(NEGATIVE_TEMPLATES)
+        return value, value, template.replace("{name}", rng.choice(NAMES)).replace("{company}", rng.choice(COMPANIES)), ""
     entity, _, region = kind.partition(":")
     if region:
-        return (lambda rng: national_phone(rng, region)), PII[entity][1]
-    return PII[kind]
+        return *(2 * [national_phone(rng, region)]), rng.choice(PROSE), "prose"
+    made, templates = PII[kind]
+    value = made(rng)
+    shown, value = value if isinstance(value, tuple) else (value, value)
+    return shown, value, rng.choice(templates), ""
 
 
 def score(docs: list[EvalDoc], outputs: list[str]) -> dict:
-    """{"recall": {entity: fraction caught}, "survival": {kind: fraction untouched}, "misses": {kind: [values]}}."""
+    """{"recall": {entity: fraction caught}, "survival": {kind: fraction untouched}, "phone_formats": {format:
+    fraction caught}, "phone_places": {place: fraction caught}, "misses": {kind, format or place: [values]}}."""
     hits: dict[str, list[int]] = {}
     misses: dict[str, list[str]] = {}
     for doc, out in zip(docs, outputs, strict=True):
         for p in doc.plants:
             ok = (p.value not in out) if p.pii else (p.value in out)
-            hits.setdefault(p.kind, []).append(ok)
-            if not ok:
-                misses.setdefault(p.kind, []).append(p.value)
+            for key in filter(None, (p.kind, p.fmt and f"format:{p.fmt}", p.place and f"place:{p.place}")):
+                hits.setdefault(key, []).append(ok)
+                if not ok:
+                    misses.setdefault(key, []).append(p.value)
     frac = {k: sum(v) / len(v) for k, v in hits.items()}
     return {
         "recall": {k: frac[k] for k in sorted((k for k in frac if k.partition(":")[0] in PII), key=_pii_order)},
         "survival": {k: frac[k] for k in NEGATIVES if k in frac},
+        "phone_formats": {f.name: frac[f"format:{f.name}"] for f in PHONE_FORMATS if f"format:{f.name}" in frac},
+        "phone_places": {p: frac[f"place:{p}"] for p in PHONE_PLACES if f"place:{p}" in frac},
         "misses": misses,
     }
 

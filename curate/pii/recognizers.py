@@ -1,49 +1,17 @@
 """Fast, validated presidio recognizers for the pattern entities curate scrubs.
 
-Each one is a presidio `LocalRecognizer`: a compiled regex finds candidates, a check that a regex cannot do
-keeps only real ones (Luhn for cards, ISO 13616 mod-97 for IBANs, the `ipaddress` module for IPs,
-phonenumbers' validity metadata for phone numbers, the SSA's area/group/serial rules for SSNs). presidio's
-own PhoneRecognizer runs phonenumbers' matcher over the whole text once per region (8 regions): ~90% of
-presidio's time. Here phonenumbers sees only the short windows that a digit-group regex found, once.
+Each one is a presidio `LocalRecognizer` (base.FastRecognizer): a compiled regex finds candidates, a check
+that a regex cannot do keeps only real ones (Luhn for cards, ISO 13616 mod-97 for IBANs, the `ipaddress`
+module for IPs, the SSA's area/group/serial rules for SSNs). Phone numbers have a module of their own
+(phones.py); RECOGNIZERS below names them all.
 """
 
 import ipaddress
 import re
 from typing import Iterator
 
-import phonenumbers
-from presidio_analyzer import LocalRecognizer, RecognizerResult
-
-# Scores: a validated match is near certain; a phone number is the entity most often confused with other
-# numbers, so it ranks below the others when two candidates overlap.
-VALIDATED = 0.95
-PHONE_SCORE = 0.75
-CREDENTIALS_SCORE = 0.97
-
-
-def _result(entity: str, start: int, end: int, score: float) -> RecognizerResult:
-    return RecognizerResult(entity, start, end, score)
-
-
-class FastRecognizer(LocalRecognizer):
-    """A recognizer for one entity: `candidates(text)` yields (start, end, score) of validated matches."""
-
-    ENTITY = ""
-
-    def __init__(self):
-        super().__init__(supported_entities=[self.ENTITY], supported_language="en", name=type(self).__name__)
-
-    def load(self) -> None:
-        pass
-
-    def candidates(self, text: str):
-        raise NotImplementedError
-
-    def analyze(self, text, entities, nlp_artifacts=None):
-        if self.ENTITY not in entities:
-            return []
-        return [_result(self.ENTITY, s, e, score) for s, e, score in self.candidates(text)]
-
+from curate.pii.base import CREDENTIALS_SCORE, VALIDATED, FastRecognizer
+from curate.pii.phones import MIN_PHONE_DIGITS, PhoneRecognizer, check_phone_regions  # noqa: F401 (the stage's import)
 
 def runs_holding(text: str, trigger: str, run: re.Pattern) -> Iterator[tuple[int, int]]:
     """(start, end) of each maximal run of characters that contains `trigger`, left to right; `run` matches
@@ -93,110 +61,6 @@ class EmailRecognizer(FastRecognizer):
                 while text[start] in ".'-":
                     start += 1
                 yield start, m.end(), VALIDATED
-
-
-# --- phone numbers --------------------------------------------------------------------------------------
-
-# Digit groups joined by one separator (space, dash, dot), an optional "+CC" or "00CC" prefix and an
-# optional parenthesised area code. Not slashes (dates), commas (thousands), colons (times).
-# Each branch starts with the character it needs and checks the one before it afterwards ("\d(?<!X\d)" is
-# "(?<!X)\d"): a pattern that starts with a character class lets Python's regex engine skip to the next
-# candidate character instead of trying every position (2x faster here; the same for every pattern below).
-_PHONE = re.compile(
-    r"(?:\+(?<![\w+.,/:-]\+)(?:\(\d{1,5}\)[ .-]?|\d{1,8})|\((?<![\w+.,/:-]\()\d{1,5}\)[ .-]?|\d(?<![\w+.,/:-]\d)\d{0,7})"
-    r"(?:(?:[ .-]|[ ]?\(\d{1,5}\)[ ]?)\d{1,8}){0,7}(?![\w]|[.,/:-]\d)"
-)
-_IPV4_SHAPE = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
-# ISBN-10 and ISBN-13 with hyphens: four or five groups, the last one a single check digit. No phone
-# number format ends in a one-digit group.
-_ISBN_SHAPE = re.compile(r"(?:97[89]-)?\d{1,5}-\d{1,7}-\d{1,7}-\d")
-_ISBN_WORD = re.compile(r"ISBN(?:-1[03])?:?\s*$", re.IGNORECASE)
-MIN_PHONE_DIGITS, MAX_PHONE_DIGITS = 7, 24
-
-
-def _digit_count(s: str) -> int:
-    return sum(map(str.isdigit, s))
-
-
-def check_phone_regions(regions) -> list[str]:
-    """The regions as phonenumbers' ISO 3166 codes ("GB", not "UK"), or a ValueError that names the bad ones."""
-    if isinstance(regions, str) or not regions:
-        raise ValueError(f"pii: phone_regions must be a non-empty list of region codes such as [US, GB, DE], got {regions!r}")
-    regions = [str(r).upper() for r in regions]
-    if bad := [r for r in regions if r not in phonenumbers.SUPPORTED_REGIONS]:
-        hint = " (the United Kingdom is GB)" if "UK" in bad else ""
-        raise ValueError(f"pii: unknown phone region(s) {bad}{hint}; use ISO 3166 codes such as US, GB, DE, FR, IN")
-    return regions
-
-
-class PhoneRecognizer(FastRecognizer):
-    """Numbers that phonenumbers calls valid: international ("+44 20 7946 0958", "0044 ...") for every
-    country, national ones (no country code) for each of `regions` (US by default: "(212) 555-0143",
-    "212.555.0143"; with GB: "020 7946 0958", "07911 123456").
-
-    Each candidate window (a run of digit groups with 7-24 digits) goes once through phonenumbers'
-    matcher at leniency VALID, which also splits a window holding a number and a trailing count.
-    """
-
-    ENTITY = "PHONE_NUMBER"
-
-    def __init__(self, regions: list[str] | tuple[str, ...] = ("US",)):
-        self.regions = check_phone_regions(regions)
-        super().__init__()
-
-    def candidates(self, text):
-        for m in _PHONE.finditer(text):
-            window = m.group()
-            if len(window) < MIN_PHONE_DIGITS:  # most windows: no need to count
-                continue
-            if not MIN_PHONE_DIGITS <= _digit_count(window) <= MAX_PHONE_DIGITS or _IPV4_SHAPE.fullmatch(window):
-                continue
-            if _ISBN_SHAPE.fullmatch(window) or _ISBN_WORD.search(text, max(0, m.start() - 12), m.start()):
-                continue
-            if window.startswith(("+", "00")):
-                spans = self._international(window)
-            else:
-                # The first region in which the window is a number wins; the others are not asked.
-                spans = next((found for region in self.regions if (found := self._national(window, region))), [])
-            for start, end in spans:
-                yield m.start() + start, m.start() + end, PHONE_SCORE
-
-    def _international(self, window: str) -> list[tuple[int, int]]:
-        """(start, end) in `window` of the numbers in it, written with a country code."""
-        if _whole_number_is_valid("+" + window[2:] if window.startswith("00") else window, "US"):
-            return [(0, len(window))]
-        # "00" is the international prefix of most countries but not of the US (011): write it as "+"
-        # (" +" keeps the offsets), and let the span cover the "00".
-        if window.startswith("00") and window[2:3] != "0":
-            found = _matcher_spans(" +" + window[2:], "US")
-            return [(0 if start == 1 else start, end) for start, end in found]
-        return _matcher_spans(window, "US")
-
-    def _national(self, window: str, region: str) -> list[tuple[int, int]]:
-        """(start, end) in `window` of the numbers in it in `region`'s national format."""
-        if region == "US":
-            # A national US number has 10 digits (11 with the trunk "1"): cards, SSNs, ISBN-13s and other
-            # digit runs are refused without asking phonenumbers. US numbers have no national prefix to
-            # check, so a whole valid window needs no matcher (the usual case).
-            if _digit_count(window) not in (10, 11):
-                return []
-            if _whole_number_is_valid(window, region):
-                return [(0, len(window))]
-        # Elsewhere only the matcher: it also wants the national prefix where the region writes one
-        # ("030 1234567" in Germany), which is what keeps dates such as "2024-01-15" (a valid German
-        # number without it) out.
-        return _matcher_spans(window, region)
-
-
-def _whole_number_is_valid(window: str, region: str) -> bool:
-    try:
-        return phonenumbers.is_valid_number(phonenumbers.parse(window, region))
-    except phonenumbers.NumberParseException:
-        return False
-
-
-def _matcher_spans(window: str, region: str) -> list[tuple[int, int]]:
-    return [(f.start, f.end) for f in phonenumbers.PhoneNumberMatcher(window, region, leniency=phonenumbers.Leniency.VALID)]
 
 
 # --- credit cards ----------------------------------------------------------------------------------------

@@ -52,10 +52,11 @@ _ner_off_logged = False
 
 # Short documents are analysed and anonymised in groups of about BATCH_CHARS characters joined by SEPARATOR:
 # one presidio call per group instead of one per document (presidio's own work per call was 40% of the time
-# on web-sized documents). No recognizer matches across SEPARATOR (no value holds a newline or a NUL, and
-# the phone recognizer's "ISBN" look-back spans white space only), so each document gets the results it
-# would get alone (tests/test_pii.py checks it). 16,000 characters (about 20 web pages' text) already make
-# the per-call work small; larger groups would only hold more documents back in the stage.
+# on web-sized documents). No recognizer matches across SEPARATOR (no value holds a newline or a NUL, the
+# phone recognizer's "ISBN" look-back spans white space only and its context look-back stops at a NUL), so
+# each document gets the results it would get alone (tests/test_pii.py checks it). 16,000 characters (about
+# 20 web pages' text) already make the per-call work small; larger groups would only hold more documents back
+# in the stage.
 BATCH_CHARS = 16_000
 # Metadata that is not the data's: the reader's validated source name and the user's own input path.
 FIELDS_KEPT = ("source", "file")
@@ -106,10 +107,13 @@ class PIIScrubber(Stage):
     salt:          key of the "hash" operator (required by it). Never written to any output or log.
     allow_list:    exact values or regexes (whole-value match) left as they are; null: DEFAULT_ALLOW_LIST.
     spacy_model:   an installed spaCy package or a model folder, for PERSON and LOCATION; null: off.
-    min_score:     results scored under this are ignored (phone numbers score 0.75, the rest 0.95).
+    min_score:     results scored under this are ignored (phone numbers score 0.75, the rest 0.95; a national
+                   number of a country outside phone_regions scores 0.4 where no context says phone).
     phone_regions: ISO 3166 codes of the regions whose national phone formats (no "+country code") are
-                   scrubbed, e.g. [US, GB, DE, FR, IN]; the first region a number is valid in wins. Numbers
-                   written with a country code are scrubbed whatever this says. Default: [US].
+                   scrubbed without context, e.g. [US, GB, DE, FR, IN]; the first region a number is valid in
+                   wins. Numbers written with a country code are scrubbed whatever this says, and national
+                   numbers of every country where the context says phone ("Tel.", a signature block; see
+                   curate/pii/phones.py). Default: [US].
     """
 
     name = "🔒 PII"
