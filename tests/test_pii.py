@@ -1,7 +1,6 @@
 """PII scrubbing: recall and hard-negative survival on the seeded evaluation set, every operator, the allow
 list, bad input, and a real pipeline run after which no planted value (nor the salt) is anywhere in OUT."""
 
-import gzip
 import re
 import time
 
@@ -12,6 +11,7 @@ from curate.pii.evalset import NEGATIVES, PII, build_evalset, score
 from curate.pii.evalset_phones import PHONE_FORMATS, PHONE_PLACES
 from curate.pii.operators import salted_hash
 from curate.pii.scrubber import PIIScrubber
+from helpers import all_text_under
 
 SALT = "test-salt-7f3a9c"
 
@@ -165,21 +165,6 @@ def test_presidio_reference_email_is_offline():
     assert [r.entity_type for r in results] == ["EMAIL_ADDRESS"]
 
 
-def _everything_under(out) -> str:
-    """All bytes under OUT as text: gzip and parquet decoded, every other file as it is."""
-    import pyarrow.parquet as pq
-
-    chunks = []
-    for path in sorted(p for p in out.rglob("*") if p.is_file()):
-        if path.suffix == ".parquet":
-            chunks.append(orjson.dumps(pq.read_table(path).to_pylist(), default=str).decode())
-        elif path.suffix == ".gz":
-            chunks.append(gzip.decompress(path.read_bytes()).decode("utf-8", "replace"))
-        else:
-            chunks.append(path.read_bytes().decode("utf-8", "replace"))
-    return "\n".join(chunks)
-
-
 def test_pipeline_leaks_no_raw_value(tmp_path, monkeypatch, evalset):
     import curate.config
     from curate.io.records import read_records
@@ -201,7 +186,7 @@ def test_pipeline_leaks_no_raw_value(tmp_path, monkeypatch, evalset):
     out = tmp_path / "out"
     summary = run_pipeline(str(tmp_path / "pii.yaml"), str(out), tasks=2, workers=2, variables={"salt": SALT})
 
-    everything = _everything_under(out)
+    everything = all_text_under(out)
     planted = [p.value for d in docs for p in d.plants if p.pii]
     leaked = [v for v in planted if v in everything]
     assert not leaked and SALT not in everything
@@ -255,7 +240,7 @@ def test_records_removed_or_quarantined_before_pii_leak_no_raw_value(tmp_path, e
     out = tmp_path / "out"
     summary = run_pipeline(str(tmp_path / "pii.yaml"), str(out), tasks=2, workers=2, variables={"salt": SALT})
 
-    everything = _everything_under(out)
+    everything = all_text_under(out)
     planted = [p.value for d in docs for p in d.plants if p.pii]
     planted += ["ann.lee@posteo.de", "+44 20 7946 0958", "mo.kim@web.de", "(212) 867-5309", "rita.moreno"]
     assert [v for v in planted if v in everything] == [] and SALT not in everything
@@ -403,3 +388,15 @@ def test_phone_regions_errors():
     with pytest.raises(ValueError, match="non-empty list"):
         PIIScrubber(phone_regions=[])
     assert PIIScrubber().phone_regions == ["US"]
+
+
+def test_code_block_spans_follow_the_scrubbed_text():
+    from curate.quality.code import fence, spans_metadata
+    from datatrove.data import Document
+
+    text = "Write to ann.lee@posteo.de for access.\n\n" + fence("pip install curate\n", "console") + "\nDone."
+    doc = Document(text=text, id="d", metadata={"code_blocks": spans_metadata(text)})
+    [out] = PIIScrubber().process_batch([doc])
+    assert "ann.lee" not in out.text and out.metadata["code_blocks"] == spans_metadata(out.text)
+    start, end, kind = out.metadata["code_blocks"][0]
+    assert kind == "code" and "pip install curate" in out.text[start:end]
