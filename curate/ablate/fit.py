@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from curate.ablate.laws import LAWS, fit_law, make_law, predict_metric
+from curate.ablate.laws import LAWS, fit_model, make_law
 from curate.evaluate.metrics import Metric
 
 FOLDS = 5
@@ -56,20 +56,25 @@ def mixture_folds(names: list, folds: int | None, seed: int = 0) -> list[list]:
     return [[names[i] for i in order[f::folds]] for f in range(folds)]
 
 
-def held_out(law: str, W, y, groups, metric: Metric, folds: int | None = None, seed: int = 0) -> dict:
+def held_out(law: str, W, y, groups, metric: Metric, folds: int | None = None, seed: int = 0,
+             parts: dict | None = None) -> dict:
     """{"spearman", "mixtures", "predicted", "observed", "note"}: the law fitted without each group of
-    mixtures predicts them (folds=None: leave one mixture out)."""
+    mixtures predicts them (folds=None: leave one mixture out). parts: for a mean of other metrics, name ->
+    (Metric, values) of each; the law is fitted to each and their predictions averaged."""
     W, y, groups = np.asarray(W, float), np.asarray(y, float), np.asarray(groups)
+    parts = parts or {}
+    values = {"y": y, **{p: np.asarray(v, float) for p, (_, v) in parts.items()}}
+    metrics = {"y": metric, **{p: m for p, (m, _) in parts.items()}}
     names = list(dict.fromkeys(groups.tolist()))
     pred, obs = {}, {}
     for held in mixture_folds(names, folds, seed):
         mask = np.isin(groups, held)
         if mask.all():
             break
-        fitted = fit_law(law, W[~mask], y[~mask], metric)
+        model = fit_model(law, W[~mask], {k: v[~mask] for k, v in values.items()}, metrics, "y", list(parts) or None)
         for g in held:
             rows = groups == g
-            pred[g] = float(predict_metric(fitted, W[rows][:1], metric)[0])
+            pred[g] = float(model.predict(W[rows][:1])[0])
             obs[g] = float(y[rows].mean())
     n, k = len(names), W.shape[1]
     out = {"mixtures": n, "predicted": [pred[g] for g in names if g in pred],
@@ -132,7 +137,7 @@ def propose(models: dict, metrics: dict[str, Metric], target: str, sources: list
                          f"{trust['max_epochs']} at {trust['target_tokens']:,} target tokens); loosen fit.kl_max, "
                          "raise fit.max_epochs or lower fit.target_tokens")
     cand, kl = cand[ok], kl[ok]
-    pred = predict_metric(models[target], cand, metric)
+    pred = models[target].predict(cand)
     order = np.lexsort((kl, metric.loss(pred)))  # best predicted, then nearest to the natural mix
     best, best_pred = cand[order[0]], float(pred[order[0]])
     out = {"metric": target, "better": metric.better, "law": law, "basis": "law",
@@ -150,30 +155,33 @@ def propose(models: dict, metrics: dict[str, Metric], target: str, sources: list
     out["weights"] = {s: float(x) for s, x in zip(sources, best)}
     out["kl"] = float(kl_to(best, q)[0])
     out["epochs"] = {s: float(e) for s, e in zip(sources, epochs_at(best, trust, sources)[0])}
-    out["predicted"] = {m: float(predict_metric(f, best, metrics[m])[0]) for m, f in models.items()}
+    out["predicted"] = {m: float(f.predict(best)[0]) for m, f in models.items()}
     return out
 
 
 def fit_all(W, values: dict[str, np.ndarray], metrics: dict[str, Metric], groups, sources: list[str],
             target: str | None = None, law: str = "auto", laws=LAWS, trust: dict | None = None,
-            folds: int = FOLDS) -> tuple[dict, dict]:
+            folds: int = FOLDS, means: dict[str, list[str]] | None = None) -> tuple[dict, dict]:
     """Fits every law to every metric and checks each held out; proposes a mixture for `target` with `law`
     ("auto": the law with the best leave-one-out Spearman on the target; log_linear when none has one).
-    Returns (the JSON-able result, {law: {metric: fitted law}})."""
+    means: metric -> the metrics it is the mean of (predicted as the mean of their predictions).
+    Returns (the JSON-able result, {law: {metric: fitted model}})."""
     W, groups = np.asarray(W, float), np.asarray(groups)
     if trust is None:  # no data sizes known: the uniform mix as the centre, no bounds
         trust = {"natural": {s: 1 / len(sources) for s in sources}, "train_tokens": {s: 1 for s in sources},
                  "target_tokens": 1, "max_epochs": math.inf, "kl_max": None}
     for name in laws:
         make_law(name)  # an unknown name fails here, before any fitting
-    fitted = {name: {m: fit_law(name, W, y, metrics[m]) for m, y in values.items()} for name in laws}
-    out = {"runs": len(W), "sources": sources, "laws": {}}
+    means = {m: p for m, p in (means or {}).items() if m in values and p and all(x in values for x in p)}
+    parts = {m: {x: (metrics[x], values[x]) for x in p} for m, p in means.items()}
+    fitted = {name: {m: fit_model(name, W, values, metrics, m, means.get(m)) for m in values} for name in laws}
+    out = {"runs": len(W), "sources": sources, "laws": {}, "means": means}
     for name in laws:
         out["laws"][name] = {
             "formula": make_law(name).formula,
             "parameters": {m: f.params(sources) for m, f in fitted[name].items()},
-            "held_out": {m: {"loo": held_out(name, W, y, groups, metrics[m]),
-                             "kfold": held_out(name, W, y, groups, metrics[m], folds=folds)}
+            "held_out": {m: {"loo": held_out(name, W, y, groups, metrics[m], parts=parts.get(m)),
+                             "kfold": held_out(name, W, y, groups, metrics[m], folds=folds, parts=parts.get(m))}
                          for m, y in values.items()}}
     if target is None:
         return out, fitted

@@ -1,7 +1,8 @@
 """Mixing laws: a metric predicted from the mixture weights. Every law is fitted to the metric's loss form
 (lower is better, >= 0: bpb as it is, an accuracy as its error rate 1 - accuracy; `Metric.loss`), so one
 fitting code serves both directions; `predict_metric` turns a prediction back and clips it to the metric's
-range (an accuracy never predicted below 0 or above 1).
+range (an accuracy never predicted below 0 or above 1). A derived metric, the mean of others (bpb_mean), is
+predicted as the mean of their predictions (`MeanOf`).
 
     log_linear    loss = exp(c) + exp(sum_i t_i w_i)
                   the data-mixing law of Ye et al. (2024) that olmix fits under the same name: an exponential of
@@ -124,3 +125,39 @@ def fit_law(name: str, W, values, metric: Metric):
 def predict_metric(law, W, metric: Metric) -> np.ndarray:
     """The law's prediction in the metric's own units, clipped to its range."""
     return metric.clip(metric.from_loss(law.predict(W)))
+
+
+class Model:
+    """A law fitted to one metric; predicts in the metric's units, clipped to its range."""
+
+    def __init__(self, law, metric: Metric):
+        self.law, self.metric = law, metric
+
+    def predict(self, W) -> np.ndarray:
+        return predict_metric(self.law, W, self.metric)
+
+    def params(self, sources: list[str]) -> dict:
+        return self.law.params(sources)
+
+
+class MeanOf:
+    """A metric that is the mean of others (bpb_mean) predicted as the mean of their models, the way olmix's
+    objective averages per-metric predictions. Fitted directly, log_linear could not follow it: exp of a linear
+    function is monotone along every line of the simplex, while a mean of per-source losses, each falling with
+    its own source's weight, is lowest inside it."""
+
+    def __init__(self, parts: dict[str, Model]):
+        self.parts = parts
+
+    def predict(self, W) -> np.ndarray:
+        return np.mean([m.predict(W) for m in self.parts.values()], axis=0)
+
+    def params(self, sources: list[str]) -> dict:
+        return {"mean_of": list(self.parts)}
+
+
+def fit_model(law: str, W, values: dict, metrics: dict, name: str, parts: list[str] | None = None):
+    """The model of metric `name`: its own law, or the mean of its parts' laws."""
+    if parts:
+        return MeanOf({p: Model(fit_law(law, W, values[p], metrics[p]), metrics[p]) for p in parts})
+    return Model(fit_law(law, W, values[name], metrics[name]), metrics[name])

@@ -31,7 +31,7 @@ def olmix_name(name: str, metric: Metric) -> str:
     return "err_" + name[len("acc_"):] if name.startswith("acc_") else f"loss_{name}"
 
 
-def write_olmix(out_dir: Path, records: list[dict], specs: dict[str, Metric], derived: set[str], sources: list[str],
+def write_olmix(out_dir: Path, records: list[dict], specs: dict[str, Metric], derived: dict, sources: list[str],
                 natural: dict[str, float], train_tokens: dict[str, int], target_tokens: int,
                 max_epochs: float) -> dict[str, str]:
     """Writes the four files (module docstring) for `records` (the fitted runs); returns name -> path."""

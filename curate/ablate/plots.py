@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 
 from curate.ablate.fit import kl_to
-from curate.ablate.laws import predict_metric
 
 SQRT3_2 = math.sqrt(3) / 2
 
@@ -45,12 +44,13 @@ def plot_metrics_vs_weights(plt, name: str, rows: list[dict], metrics: list[str]
                 if c is None:
                     continue
                 x = row["weights"].get(s, 0.0)
-                style = {"baseline": ("*", "tab:red", 90), "proposal": ("o", "tab:green", 40)}.get(row["tag"], ("o", "tab:blue", 25))
+                style = {"baseline": ("*", "tab:red", 90), "proposal": ("o", "tab:green", 40)}.get(
+                    row["tag"], ("o", "tab:blue", 25))
                 ax.errorbar([x], [c["mean"]], yerr=[[c["mean"] - min(c["values"])], [max(c["values"]) - c["mean"]]],
                             fmt="none", ecolor=style[1], alpha=0.5, lw=0.8)
                 ax.scatter([x], [c["mean"]], marker=style[0], color=style[1], s=style[2], zorder=3)
             if models and m in models:
-                curve = predict_metric(models[m], tilt(natural, sources.index(s), t), specs[m])
+                curve = models[m].predict(tilt(natural, sources.index(s), t))
                 ax.plot(t, curve, color="k", lw=1.0, label="law, tilting the natural mix")
             if proposal and m in proposal.get("predicted", {}):
                 ax.scatter([proposal["weights"][s]], [proposal["predicted"][m]], marker="D", color="tab:green", s=45,
@@ -87,7 +87,7 @@ def plot_simplex(plt, name: str, rows: list[dict], metrics: list[str], specs: di
         pts = [(row["weights"], row["metrics"][m]["mean"], row["tag"]) for row in rows if m in row["metrics"]]
         W = np.array([[w.get(s, 0.0) for s in sources] for w, _, _ in pts])
         vals = np.array([v for _, v, _ in pts])
-        z = predict_metric(models[m], grid, specs[m]) if models and m in models else None
+        z = models[m].predict(grid) if models and m in models else None
         both = vals if z is None else np.r_[vals, z]
         lo, hi = float(both.min()), float(both.max())
         hi = hi if hi > lo else lo + 1e-9

@@ -27,10 +27,10 @@ def metric_order(m: str) -> tuple:
     return (0 if m.startswith("bpb_") and m != "bpb_mean" else 1 if m == "bpb_mean" else 2, m)
 
 
-def collect(runs: list[RunSpec], out_dir: Path, finished: dict[str, dict]) -> tuple[list[dict], dict, set]:
+def collect(runs: list[RunSpec], out_dir: Path, finished: dict[str, dict]) -> tuple[list[dict], dict, dict]:
     """(records, specs, derived): one record per finished run (spec fields, metric values, their standard
-    errors); metric name -> Metric; names of the derived metrics."""
-    records, specs, derived = [], {}, set()
+    errors); metric name -> Metric; derived metric name -> the metrics it is the mean of (None: unknown)."""
+    records, specs, derived = [], {}, {}
     for r in runs:
         if r.id not in finished:
             continue
@@ -44,7 +44,7 @@ def collect(runs: list[RunSpec], out_dir: Path, finished: dict[str, dict]) -> tu
             if specs.setdefault(m, e["metric"]) != e["metric"]:
                 raise ValueError(f"{path}: metric {m} is declared {e['metric']}, other runs declare {specs[m]}")
             if e["derived"]:
-                derived.add(m)
+                derived[m] = e["mean_of"]
         records.append({"id": r.id, "tag": r.tag, "mixture": r.mixture, "weights": r.weights_dict(),
                         "tokens": r.tokens, "seed": r.seed, "metrics": {m: e["value"] for m, e in metrics.items()},
                         "se": {m: e["se"] for m, e in metrics.items()}, "eval": ev,
@@ -187,7 +187,8 @@ def evaluation_section(records: list[dict], rows: list[dict], specs: dict, warni
     return lines
 
 
-def fit_section(cfg: AblationConfig, records: list[dict], specs: dict) -> tuple[dict | None, dict, list[str]]:
+def fit_section(cfg: AblationConfig, records: list[dict], specs: dict,
+                derived: dict) -> tuple[dict | None, dict, list[str]]:
     """(fit.json content, fitted laws of the proposing law per metric, markdown lines)."""
     from curate.ablate.fit import fit_all
 
@@ -205,7 +206,7 @@ def fit_section(cfg: AblationConfig, records: list[dict], specs: dict) -> tuple[
     trust = {"natural": {s: w / sum(natural.values()) for s, w in natural.items()}, "train_tokens": cfg.train_tokens,
              "target_tokens": cfg.fit["target_tokens"], "max_epochs": cfg.fit["max_epochs"], "kl_max": cfg.fit["kl_max"]}
     fit, fitted = fit_all(W, values, specs, [r["mixture"] for r in recs], active, cfg.fit["metric"], cfg.fit["law"],
-                          cfg.fit["laws"], trust)
+                          cfg.fit["laws"], trust, means=derived)
     fit.update(tokens=budget, trust=trust)
     p = fit["proposal"]
     laws = cfg.fit["laws"]
@@ -214,6 +215,8 @@ def fit_section(cfg: AblationConfig, records: list[dict], specs: dict) -> tuple[
              + ", to each metric's lower-is-better form (bpb as it is, accuracy as 1 - accuracy); predictions are "
              "clipped to the metric's range. Laws:", ""]
     lines += [f"- `{n}`: `{fit['laws'][n]['formula']}`" for n in laws]
+    lines += [f"- `{m}`: the mean of the laws' predictions of {', '.join(p)} (as olmix averages its per-metric "
+              "predictions)" for m, p in fit["means"].items()]
     lines += ["", "Held-out Spearman of predicted and observed means across mixtures, leave one mixture out / "
               "5-fold over mixtures:", "",
               "| metric | " + " | ".join(laws) + " |", "|" + "---|" * (len(laws) + 1)]
@@ -286,7 +289,7 @@ def write_report(cfg: AblationConfig, runs: list[RunSpec], finished: dict[str, d
     rows = table_rows(records, specs)
     files = write_tables(cfg, records, rows, specs, out_dir)
     table, notes = markdown_table(cfg, rows, specs)
-    fit, models, fit_lines = fit_section(cfg, records, specs)
+    fit, models, fit_lines = fit_section(cfg, records, specs, derived)
     if fit is not None:
         (out_dir / "fit.json").write_text(json.dumps(fit, indent=2, sort_keys=True) + "\n")
         files["fit.json"] = str(out_dir / "fit.json")

@@ -97,8 +97,8 @@ def jobs(cfg: AblationConfig, runs: list[RunSpec], out_dir: Path, threads: int |
     metas = meta_digest(cfg.sources)
     return [{"id": r.id, "tag": r.tag, "mixture": r.mixture, "weights": r.weights_dict(), "tokens": r.tokens,
              "seed": r.seed, "fingerprint": fingerprint(cfg, r, metas), "sources": dict(cfg.sources),
-             "proxy": cfg.proxy, "eval": {k: cfg.eval[k] for k in EVAL_DEFAULTS}, "run_dir": str(out_dir / "runs" / r.id), "config": str(cfg.path),
-             "threads": threads} for r in runs]
+             "proxy": cfg.proxy, "eval": {k: cfg.eval[k] for k in EVAL_DEFAULTS},
+             "run_dir": str(out_dir / "runs" / r.id), "config": str(cfg.path), "threads": threads} for r in runs]
 
 
 def _fmt_s(s: float) -> str:

@@ -32,20 +32,20 @@ def metric_entries(bpb: dict, tasks: dict) -> dict:
                                 **BPB.as_dict()}
     if bpb:
         out["bpb_mean"] = {"value": sum(d["bpb"] for d in bpb.values()) / len(bpb), "se": None, "derived": True,
-                           **BPB.as_dict()}
+                           "mean_of": [f"bpb_{s}" for s in sorted(bpb)], **BPB.as_dict()}
     for task, r in sorted(tasks.items()):
         out[f"acc_{task}"] = {"value": r["accuracy"], "se": r.get("se"), "n": r["n"], **ACCURACY.as_dict()}
     return out
 
 
 def read_metrics(ev: dict) -> dict[str, dict]:
-    """name -> {value, se, derived, metric (a Metric)} from an eval.json (one written before the `metrics`
+    """name -> {value, se, derived, mean_of, metric (a Metric)} from an eval.json (one written before the `metrics`
     section existed is read from its bpb and tasks sections, with the same declarations)."""
     if "metrics" not in ev:
         ev = {"metrics": metric_entries({s: {"bpb": v, "se": None, "tokens": None, "documents": None}
                                          for s, v in ev["bpb"].items()}, ev.get("tasks", {}))}
     return {name: {"value": float(e["value"]), "se": e.get("se"), "derived": bool(e.get("derived")),
-                   "metric": Metric.from_dict(e)} for name, e in ev["metrics"].items()}
+                   "mean_of": e.get("mean_of"), "metric": Metric.from_dict(e)} for name, e in ev["metrics"].items()}
 
 
 def evaluate_run(run_dir: str, token_dirs: "str | dict[str, str] | None" = None, tasks: list[str] | None = None,

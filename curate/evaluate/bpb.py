@@ -83,18 +83,24 @@ def plan_pieces(lengths: list[int], budget: int) -> list[tuple[int, int]]:
         return []
     if sum(lengths) <= budget:
         return [(i, length) for i, length in enumerate(lengths)]
+
+    def quota(chosen: list[int]) -> int:  # the largest q with sum(min(length, q)) <= budget
+        lo, hi = 1, max(lengths[i] for i in chosen)
+        while lo < hi:
+            q = (lo + hi + 1) // 2
+            if sum(min(lengths[i], q) for i in chosen) <= budget:
+                lo = q
+            else:
+                hi = q - 1
+        return lo
+
     chosen = list(range(n))
-    if budget // n < MIN_PIECE_TOKENS:
+    q = quota(chosen)
+    if q < MIN_PIECE_TOKENS:
         keep = max(1, budget // MIN_PIECE_TOKENS)
         chosen = sorted(set(np.linspace(0, n - 1, keep).round().astype(int).tolist()))
-    lo, hi = 1, max(lengths[i] for i in chosen)
-    while lo < hi:  # the largest quota that fits the budget
-        q = (lo + hi + 1) // 2
-        if sum(min(lengths[i], q) for i in chosen) <= budget:
-            lo = q
-        else:
-            hi = q - 1
-    return [(i, min(lengths[i], lo)) for i in chosen]
+        q = quota(chosen)
+    return [(i, min(lengths[i], q)) for i in chosen]
 
 
 def heldout_sample(source_dir: Path, max_tokens: int) -> tuple[np.ndarray, int]:
