@@ -92,6 +92,14 @@ def held_out(law: str, W, y, groups, metric: Metric, folds: int | None = None, s
     return out
 
 
+def checks(law: str, W, y, groups, metric: Metric, folds: int, parts: dict | None) -> dict:
+    """{"loo", "kfold"}; with `folds` mixtures or fewer, k-fold is leave-one-out (computed once)."""
+    loo = held_out(law, W, y, groups, metric, parts=parts)
+    if len(set(np.asarray(groups).tolist())) <= folds:
+        return {"loo": loo, "kfold": loo}
+    return {"loo": loo, "kfold": held_out(law, W, y, groups, metric, folds=folds, parts=parts)}
+
+
 def simplex_candidates(k: int, natural: np.ndarray, seed: int = 0) -> np.ndarray:
     """The grid (or uniform Dirichlet draws) over the simplex, plus draws around the natural mix."""
     rng = np.random.default_rng(seed)
@@ -180,9 +188,7 @@ def fit_all(W, values: dict[str, np.ndarray], metrics: dict[str, Metric], groups
         out["laws"][name] = {
             "formula": make_law(name).formula,
             "parameters": {m: f.params(sources) for m, f in fitted[name].items()},
-            "held_out": {m: {"loo": held_out(name, W, y, groups, metrics[m], parts=parts.get(m)),
-                             "kfold": held_out(name, W, y, groups, metrics[m], folds=folds, parts=parts.get(m))}
-                         for m, y in values.items()}}
+            "held_out": {m: checks(name, W, y, groups, metrics[m], folds, parts.get(m)) for m, y in values.items()}}
     if target is None:
         return out, fitted
     if target not in values:
