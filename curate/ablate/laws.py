@@ -57,8 +57,11 @@ class LogLinear:
             c0 = math.log(f * floor)
             z = np.log(np.maximum(loss - math.exp(c0), 1e-12))
             t0 = np.linalg.solve(W.T @ W + RIDGE * len(loss) * np.eye(k), W.T @ z)
-            r = least_squares(residuals, np.r_[c0, t0], jac=jacobian, loss="huber", f_scale=delta, method="trf",
-                              max_nfev=500)
+            # scipy's trust-region step divides by zero on a degenerate problem (fewer distinct mixtures than
+            # coefficients) and warns; the ridge rows keep the solution defined, so the warning is noise.
+            with np.errstate(divide="ignore", invalid="ignore"):
+                r = least_squares(residuals, np.r_[c0, t0], jac=jacobian, loss="huber", f_scale=delta, method="trf",
+                                  max_nfev=500)
             if best is None or r.cost < best.cost:
                 best = r
         self.c, self.t = float(best.x[0]), best.x[1:].copy()
