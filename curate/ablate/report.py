@@ -218,7 +218,7 @@ def fit_section(cfg: AblationConfig, records: list[dict], specs: dict,
     lines += [f"- `{m}`: the mean of the laws' predictions of {', '.join(p)} (as olmix averages its per-metric "
               "predictions)" for m, p in fit["means"].items()]
     lines += ["", "Held-out Spearman of predicted and observed means across mixtures, leave one mixture out / "
-              "5-fold over mixtures:", "",
+              "5-fold over mixtures (the same thing with 5 mixtures or fewer):", "",
               "| metric | " + " | ".join(laws) + " |", "|" + "---|" * (len(laws) + 1)]
     for m in values:
         cells = []
