@@ -236,7 +236,7 @@ def cmd_ablate(args) -> None:
     from curate.ablate import ablate
 
     summary = ablate(args.config, out_dir=args.out, executor=args.executor, ray_address=args.ray_address,
-                     overrides=_pairs(args.var, "--var"), threads=args.threads)
+                     overrides=_pairs(args.var, "--var"), threads=args.threads, verify=args.verify)
     print(f"\n{summary.get('markdown', '')}\nreport: {Path(summary['out_dir']) / 'report.md'}")
 
 
@@ -427,6 +427,8 @@ def build_parser() -> argparse.ArgumentParser:
     ablatep.add_argument("--var", action="append", default=[], metavar="NAME=VALUE",
                          help="fill {NAME} in the config, or set a key: --var proxy.depth=4")
     ablatep.add_argument("--threads", type=int, help="torch threads per run (1 on small shared machines)")
+    ablatep.add_argument("--verify", action="store_true", help="then train the proposed mixture (fit.verify_seeds) "
+                         "and report its predicted against its measured scores")
     ablatep.set_defaults(func=cmd_ablate)
 
     demo = sub.add_parser("demo", help="run everything on the bundled sample", epilog="example: curate demo -o demo-out")

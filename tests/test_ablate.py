@@ -3,6 +3,7 @@ the runs' eval.json files, and the mixing-law fit against a known synthetic law.
 
 import csv
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -10,9 +11,11 @@ import pytest
 import yaml
 
 from curate.ablate import ablate, load_ablation_config, make_plan
-from curate.ablate.fit import EPS, fit_all, loo_spearman, spearman
+from curate.ablate.fit import fit_all, held_out, kl_to, mixture_folds, propose, spearman
+from curate.ablate.laws import EPS, LAWS, fit_law, predict_metric
 from curate.ablate.plan import dirichlet_mixtures, grid_mixtures
 from curate.config import ConfigError
+from curate.evaluate.metrics import Metric
 
 TINY = {"depth": 1, "seq_len": 32, "batch_size": 4, "tokens": [32 * 4 * 12], "device": "cpu"}
 
@@ -128,53 +131,205 @@ def test_ledger_resumes_and_report_matches_eval_files(corpus, tmp_path):
     # The report's numbers, recomputed from the eval.json files.
     evals = {p.parent.name: json.loads(p.read_text()) for p in (out / "runs").glob("*/eval.json")}
     assert len(evals) == 4
+    with open(out / "runs.csv", newline="") as f:
+        measured = {r["run"]: r for r in csv.DictReader(f)}
     with open(out / "metrics.csv", newline="") as f:
-        metrics = {r["run"]: r for r in csv.DictReader(f)}
+        olmix = {r["run"]: r for r in csv.DictReader(f)}
     with open(out / "ratios.csv", newline="") as f:
         ratios = {r["run"]: r for r in csv.DictReader(f)}
-    assert set(metrics) == set(ratios) == set(evals)
+    assert set(olmix) == set(ratios) == set(measured) == set(evals)
     assert list(next(iter(ratios.values()))) == ["run", "books", "web", "wiki"]
     assert float(ratios["books25-web75_t1.54k_s0"]["web"]) == pytest.approx(0.75)
     for run, ev in evals.items():
+        assert sum(float(ratios[run][s]) for s in ("books", "web", "wiki")) == pytest.approx(1)
         for source, bpb in ev["bpb"].items():
-            assert float(metrics[run][f"bpb_{source}"]) == bpb
+            assert float(measured[run][f"bpb_{source}"]) == bpb and float(olmix[run][f"bpb_{source}"]) == bpb
         for task, r in ev["tasks"].items():
-            assert float(metrics[run][f"acc_{task}"]) == r["accuracy"]
+            assert float(measured[run][f"acc_{task}"]) == r["accuracy"]
+            # olmix minimises every metric: an accuracy goes over as its error rate
+            assert float(olmix[run][f"err_{task}"]) == pytest.approx(1 - r["accuracy"])
+    assert "bpb_mean" in measured[run] and "bpb_mean" not in olmix[run]  # it would count every source twice
+    assert not any(c.startswith("acc_") for c in olmix[run])
+    priors = json.loads((out / "priors.json").read_text())
+    meta = json.loads((corpus / "meta.json").read_text())["sources"]
+    assert priors["token_counts"] == {s: v["train"]["tokens"] for s, v in meta.items()}
+    assert sum(priors["relative_sizes"].values()) == pytest.approx(1)
+    fit_config = yaml.safe_load((out / "olmix-fit.yaml").read_text())
+    assert fit_config["priors"] == priors and fit_config["regression"]["type"] == "log_linear"
+    assert fit_config["swarm"]["metrics"] == str(out / "metrics.csv")
     with open(out / "table.csv", newline="") as f:
         table = {r["mixture"]: r for r in csv.DictReader(f)}
     base = [evals["baseline_t1.54k_s0"]["bpb"]["books"], evals["baseline_t1.54k_s1"]["bpb"]["books"]]
     b_mean, b_std = np.mean(base), np.std(base, ddof=1)
     assert float(table["baseline"]["bpb_books_mean"]) == pytest.approx(b_mean)
     assert float(table["baseline"]["bpb_books_std"]) == pytest.approx(b_std)
-    x = evals["books90-web10_t1.54k_s0"]["bpb"]["books"]
-    assert float(table["books90-web10"]["bpb_books_delta"]) == pytest.approx(x - b_mean)
-    assert table["books90-web10"]["bpb_books_flag"] == str(int(abs(x - b_mean) > 2 * b_std))
+    for mixture, run in (("books90-web10", "books90-web10_t1.54k_s0"), ("books25-web75", "books25-web75_t1.54k_s0")):
+        x = evals[run]["bpb"]["books"]
+        assert float(table[mixture]["bpb_books_delta"]) == pytest.approx(x - b_mean)
+        # bits per byte: lower is better, so a drop beyond the noise floor is flagged better (+1)
+        want = 0 if abs(x - b_mean) <= 2 * b_std else (1 if x < b_mean else -1)
+        assert int(table[mixture]["bpb_books_flag"]) == want
+        a = evals[run]["tasks"]["lastword_books"]["accuracy"]
+        base_a = [evals[f"baseline_t1.54k_s{s}"]["tasks"]["lastword_books"]["accuracy"] for s in (0, 1)]
+        d, sd = a - np.mean(base_a), np.std(base_a, ddof=1)
+        # accuracy: higher is better
+        assert int(table[mixture]["acc_lastword_books_flag"]) == (0 if sd == 0 or abs(d) <= 2 * sd else int(np.sign(d)))
     report = (out / "report.md").read_text()
+    x = evals["books90-web10_t1.54k_s0"]["bpb"]["books"]
     assert f"{b_mean:.4f} ± {b_std:.4f}" in report and f"({x - b_mean:+.4f}" in report
-    assert "Spearman" in report and "underdetermined" in report and "Proposed mixture for lowest `bpb_books`" in report
+    assert "Spearman" in report and "underdetermined" in report
+    assert "Proposed mixture for `bpb_books` (lower is better)" in report and "## Evaluation size" in report
     assert (out / "metrics_vs_weights.png").stat().st_size > 0 and (out / "simplex.png").is_file()
 
 
 # ---- the mixing law ---------------------------------------------------------------------------------------
 
-def test_fit_recovers_a_known_log_linear_law():
-    """metric = 2 - sum_i a_i log(w_i + eps) is lowest at w_i proportional to a_i (Lagrange): (0.5, 0.3, 0.2)."""
-    rng = np.random.default_rng(0)
-    W = rng.dirichlet([1, 1, 1], size=24)
-    a = np.array([0.5, 0.3, 0.2])
-    y = 2 - np.log(W + EPS) @ a + rng.normal(0, 1e-3, len(W))
+BPB = Metric("bpb", "lower", 0.0, math.inf, "bits per byte")
+ACC = Metric("accuracy", "higher", 0.0, 1.0, "fraction")
+OPEN = {"natural": {"a": 1 / 3, "b": 1 / 3, "c": 1 / 3}, "train_tokens": {"a": 10**9, "b": 10**9, "c": 10**9},
+        "target_tokens": 1000, "max_epochs": 4.0, "kl_max": None}
+
+
+def swarm(n=30, seed=0):
+    return np.random.default_rng(seed).dirichlet([1, 1, 1], size=n)
+
+
+def test_log_linear_is_olmix_form_and_recovers_its_parameters():
+    """loss = exp(c) + exp(t . w): the parameters come back from noisy data, and the law is fitted to the
+    lower-is-better form of an accuracy (1 - acc) and predicted back in accuracy."""
+    W = swarm()
+    t, c = np.array([-1.0, 0.3, 0.6]), np.log(0.8)
+    y = np.exp(c) + np.exp(W @ t) + np.random.default_rng(1).normal(0, 1e-3, len(W))
+    law = fit_law("log_linear", W, y, BPB)
+    assert law.c == pytest.approx(c, abs=0.05) and law.t == pytest.approx(t, abs=0.05)
+    acc = 1 - y / 3  # higher is better; its loss form 1 - acc is y / 3, of the same family
+    pred = predict_metric(fit_law("log_linear", W, acc, ACC), W, ACC)
+    assert pred == pytest.approx(acc, abs=0.005)
+    assert spearman(pred, acc) > 0.99
+
+
+def test_predictions_are_clipped_to_the_metric_range():
+    """A law linear in log weights sends an accuracy below 0 where a weight goes to 0: clipped to [0, 1]."""
+    W = swarm()
     acc = 0.3 + 0.1 * np.log(W[:, 0] + EPS)
-    fit = fit_all(W, {"bpb_x": y, "acc_x": acc}, [f"m{i}" for i in range(len(W))], ["a", "b", "c"], "bpb_x", None)
+    law = fit_law("log_weights", W, acc, ACC)
+    raw = ACC.from_loss(law.predict([[0.0, 0.5, 0.5]]))[0]
+    assert raw < -0.3 and predict_metric(law, [[0.0, 0.5, 0.5]], ACC)[0] == 0.0
+    fit, _ = fit_all(W, {"acc_x": acc}, {"acc_x": ACC}, list(range(len(W))), ["a", "b", "c"], "acc_x", "log_weights",
+                     ["log_weights"], OPEN)
+    assert all(0 <= v <= 1 for v in fit["laws"]["log_weights"]["held_out"]["acc_x"]["loo"]["predicted"])
+    assert fit["proposal"]["weights"]["a"] == 1 and fit["proposal"]["predicted"]["acc_x"] <= 1
+
+
+def test_laws_rank_held_out_mixtures_of_a_known_law():
+    """metric = 2 - sum_i a_i log(w_i + eps) is lowest at w proportional to a (Lagrange): (0.5, 0.3, 0.2).
+    log_weights (its own family) and lightgbm rank held-out mixtures of it (log_linear cannot follow its blow-up
+    as a weight goes to 0); log_weights finds the optimum; seeds are held out together."""
+    W = swarm(40)
+    a = np.array([0.5, 0.3, 0.2])
+    y = 2 - np.log(W + EPS) @ a + np.random.default_rng(0).normal(0, 1e-3, len(W))
+    fit, fitted = fit_all(W, {"bpb_x": y}, {"bpb_x": BPB}, [f"m{i}" for i in range(len(W))], ["a", "b", "c"],
+                          "bpb_x", "log_weights", LAWS, OPEN)
     p = fit["proposal"]
-    assert p["minimize"] and [p["weights"][s] for s in "abc"] == pytest.approx(list(a), abs=0.02)
-    assert fit["coefficients"]["bpb_x"]["b_a"] == pytest.approx(-0.5, abs=0.01)
-    assert fit["held_out"]["bpb_x"]["spearman"] > 0.95 and fit["held_out"]["bpb_x"]["note"] == ""
-    assert fit_all(W, {"acc_x": acc}, list(range(len(W))), ["a", "b", "c"], "acc_x", None)["proposal"]["weights"]["a"] == 1
-    few = loo_spearman(W[:2], y[:2], ["m0", "m1"])
+    assert p["basis"] == "law" and [p["weights"][s] for s in "abc"] == pytest.approx(list(a), abs=0.02)
+    assert fit["laws"]["log_weights"]["parameters"]["bpb_x"]["b_a"] == pytest.approx(-0.5, abs=0.01)
+    for law, floor in (("log_weights", 0.95), ("lightgbm", 0.7)):  # trees on 40 points: coarser
+        h = fit["laws"][law]["held_out"]["bpb_x"]
+        assert h["loo"]["spearman"] > floor and h["kfold"]["spearman"] > floor and h["loo"]["note"] == "", law
+    few = held_out("log_linear", W[:2], y[:2], ["m0", "m1"], BPB)
     assert few["spearman"] is None and "too few" in few["note"]
-    # Seeds of one mixture are held out together.
-    assert loo_spearman(np.vstack([W[:4], W[:4]]), np.r_[y[:4], y[:4]], [0, 1, 2, 3] * 2)["mixtures"] == 4
+    assert held_out("log_linear", np.vstack([W[:4], W[:4]]), np.r_[y[:4], y[:4]], [0, 1, 2, 3] * 2, BPB)["mixtures"] == 4
+    assert sorted(sum(mixture_folds(list(range(12)), 5), [])) == list(range(12))
     assert spearman([1, 2, 3], [3, 2, 1]) == pytest.approx(-1)
+
+
+def test_proposal_stays_in_the_trust_region():
+    """The optimum of the known law lies far from the natural mix: a KL bound and a repetition limit keep the
+    proposal inside both, as far toward the optimum as they allow (no measured run competes here)."""
+    W = swarm(40)
+    y = 2 - np.log(W + EPS) @ np.array([0.8, 0.1, 0.1])
+    models = {"bpb_x": fit_law("log_weights", W, y, BPB)}
+    natural = {"a": 0.1, "b": 0.45, "c": 0.45}
+    p = propose(models, {"bpb_x": BPB}, "bpb_x", ["a", "b", "c"], {**OPEN, "natural": natural, "kl_max": 0.2}, {},
+                "log_weights")
+    q = np.array(list(natural.values()))
+    w = np.array([p["weights"][s] for s in "abc"])
+    assert p["basis"] == "law" and 0.15 < p["kl"] <= 0.2 and float(kl_to(w, q)[0]) == pytest.approx(p["kl"])
+    assert w[0] > 2 * q[0]  # moved toward the source the law rewards, up to the bound
+    # Source a has 100 train tokens and the target run 1,000: at most 4 epochs -> a weight of at most 0.4.
+    trust = {**OPEN, "train_tokens": {"a": 100, "b": 10**9, "c": 10**9}}
+    p = propose(models, {"bpb_x": BPB}, "bpb_x", ["a", "b", "c"], trust, {}, "log_weights")
+    assert 0.35 < p["weights"]["a"] <= 0.4 + 1e-9 and p["epochs"]["a"] <= 4
+    # A measured run inside the limit that beats the law's best is proposed instead; one outside it is not.
+    inside, outside = np.array([0.4, 0.3, 0.3]), np.array([0.9, 0.05, 0.05])
+    p = propose(models, {"bpb_x": BPB}, "bpb_x", ["a", "b", "c"], trust, {"m": (inside, {"bpb_x": 0.0})}, "log_weights")
+    assert p["basis"] == "measured" and p["mixture"] == "m" and p["weights"]["a"] == 0.4
+    p = propose(models, {"bpb_x": BPB}, "bpb_x", ["a", "b", "c"], trust, {"m": (outside, {"bpb_x": 0.0})}, "log_weights")
+    assert p["basis"] == "law" and "best_measured" not in p
+
+
+def test_proposal_is_never_predicted_worse_than_a_measured_run():
+    """A tight trust region around a poor natural mix: the law's best there is predicted worse than a run
+    already measured, so that measured mixture is the proposal."""
+    W = swarm(40)
+    y = 2 - np.log(W + EPS) @ np.array([0.8, 0.1, 0.1])
+    trust = {**OPEN, "natural": {"a": 0.05, "b": 0.5, "c": 0.45}, "kl_max": 0.01}
+    groups = [f"m{i}" for i in range(len(W))]
+    p = fit_all(W, {"bpb_x": y}, {"bpb_x": BPB}, groups, ["a", "b", "c"], "bpb_x", "log_weights", ["log_weights"],
+                trust)[0]["proposal"]
+    best = int(np.argmin(y))
+    assert p["basis"] == "measured" and p["mixture"] == groups[best]
+    assert [p["weights"][s] for s in "abc"] == pytest.approx(list(W[best]))
+    assert p["measured"]["bpb_x"] == pytest.approx(y[best])
+
+
+def test_tilting_toward_a_source_lowers_its_bits_per_byte_and_verify_reports_the_proposal(corpus, tmp_path):
+    """The known answer, on real proxies: the mixture tilted toward a source scores that source's held-out text
+    best, and the log-linear law fitted to the runs says so too (tilting the natural mix toward it lowers its
+    predicted bits per byte). Then --verify trains the proposal and reports predicted against measured."""
+    from curate.ablate.plots import tilt
+
+    mixtures = [{"books": 0.7, "web": 0.15, "wiki": 0.15}, {"books": 0.15, "web": 0.7, "wiki": 0.15},
+                {"books": 0.15, "web": 0.15, "wiki": 0.7}]
+    config = write_config(tmp_path, corpus, design={"kind": "explicit", "mixtures": mixtures},
+                          proxy={**TINY, "tokens": [32 * 4 * 160]}, eval={"max_tokens": 4096, "lastword_items": 8},
+                          fit={"metric": "bpb_books", "law": "log_linear", "verify_seeds": [0]})
+    out = tmp_path / "abl"
+    s = ablate(str(config), str(out), overrides={"tokens": str(corpus)}, verify=True, log=lambda *a: None)
+    rows = {r["mixture"]: r for r in s["rows"] if r["tag"] == "mixture"}
+    with open(out / "runs.csv", newline="") as f:
+        runs = [r for r in csv.DictReader(f) if r["tag"] != "proposal"]
+    sources = ["books", "web", "wiki"]
+    W = np.array([[float(r[x]) for x in sources] for r in runs])
+    natural = np.array([s["baseline"][x] for x in sources])
+    for j, source in enumerate(sources):
+        m = f"bpb_{source}"
+        tilted = next(label for label in rows if f"{source}70" in label.split("-"))
+        assert all(rows[tilted]["metrics"][m]["mean"] < rows[o]["metrics"][m]["mean"] for o in rows if o != tilted), m
+        law = fit_law("log_linear", W, np.array([float(r[m]) for r in runs]), BPB)
+        at = predict_metric(law, np.vstack([natural, tilt(natural, j, np.array([natural[j] + 0.2]))]), BPB)
+        assert at[1] < at[0], m
+    v, p = s["verify"], s["fit"]["proposal"]
+    assert v["basis"] == p["basis"] and v["metrics"]["bpb_books"]["predicted"] == p["predicted"]["bpb_books"]
+    if p["basis"] == "law":  # trained after the fit, with the verify seeds, and kept out of it
+        assert v["seeds"] == [0] and v["mixture"].startswith("proposal-")
+        assert (out / "runs" / f"{v['mixture']}_t20.5k_s0" / "eval.json").is_file()
+    measured = v["metrics"]["bpb_books"]
+    assert measured["error"] == pytest.approx(measured["mean"] - measured["predicted"])
+    assert "## Verification" in (out / "report.md").read_text() and (out / "verify.json").is_file()
+
+
+def test_too_little_held_out_text_is_warned_or_refused(corpus, tmp_path):
+    config = write_config(tmp_path, corpus)
+    with pytest.raises(ConfigError, match="heldout_check"):
+        ablate(str(config), str(tmp_path / "abl"), log=lambda *a: None,
+               overrides={"tokens": str(corpus), "eval.heldout_check": "refuse", "eval.min_heldout_documents": 10**6})
+    assert not (tmp_path / "abl" / "ledger.jsonl").exists()
+    logs: list[str] = []
+    ablate(str(config), str(tmp_path / "abl"), log=logs.append, dry_run=True,
+           overrides={"tokens": str(corpus), "eval.min_heldout_tokens": 10**9})
+    warned = [line for line in logs if line.startswith("warning: held-out")]
+    assert len(warned) == 3 and all("holdout_fraction" in w and "eval.max_tokens" in w for w in warned)
 
 
 def test_ray_executor_gives_the_local_results(corpus, tmp_path):

@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from curate.evaluate import bits_per_byte, build_lastword_task, evaluate_run, load_task, score_task, write_task
-from curate.evaluate.bpb import load_token_bytes, source_bpb
+from curate.evaluate import (bits_per_byte, build_lastword_task, evaluate_run, load_task, read_metrics, score_task,
+                              write_task)
+from curate.evaluate.bpb import (BLOCK_TOKENS, heldout_sample, heldout_size, heldout_warnings, load_token_bytes,
+                                 plan_pieces, source_bpb)
 from curate.evaluate.cloze import from_arc, from_hellaswag, from_piqa
 from curate.train import train
 
@@ -66,6 +68,54 @@ def test_bits_per_byte_by_hand(runs, corpus):
     assert got["bpb"] == pytest.approx(nats / (math.log(2) * nbytes), rel=1e-9) and got["tokens"] == 3 * 64 - 1
 
 
+def test_standard_error_by_hand(runs, corpus):
+    """The ratio estimator's standard error over clusters: documents (a new one after every separator) and
+    BLOCK_TOKENS-token blocks of a longer one."""
+    from curate.train import load_run
+
+    model, _ = load_run(str(runs["books90"]), "cpu")
+    tb = load_token_bytes(str(corpus))
+    sep = json.loads((corpus / "meta.json").read_text())["separator_id"]
+    n = BLOCK_TOKENS + 400
+    tokens = np.arange(n, dtype=np.int64) % 400 + 1
+    tokens[100] = sep  # clusters: positions 1..100 (document 0), 101..100+1024 and the rest (document 1, 2 blocks)
+    got = source_bpb(model, tokens, tb, seq_len=64)
+    windows = (n - 1) // 64
+    with torch.no_grad():
+        w = torch.as_tensor(np.stack([tokens[i * 64 : i * 64 + 65] for i in range(windows)]))
+        loss = model(w[:, :-1], w[:, 1:], reduction="none").double().numpy().reshape(-1)
+    pos = np.arange(1, windows * 64 + 1)
+    nbytes = tb[tokens[pos]].astype(float)
+    loss = np.where(nbytes > 0, loss, 0.0)
+    cluster = np.where(pos <= 100, 0, 1 + (pos - 101) // BLOCK_TOKENS)
+    nc, bc = np.bincount(cluster, loss), np.bincount(cluster, nbytes)
+    r, m = loss.sum() / nbytes.sum(), 3
+    se = math.sqrt(m / (m - 1) * ((nc - r * bc) ** 2).sum()) / nbytes.sum() / math.log(2)
+    assert got["clusters"] == 3 and got["se"] == pytest.approx(se, rel=1e-9)
+
+
+def test_held_out_text_is_spread_over_documents():
+    """Water-filling: every document gives the same quota of its first tokens (a short one all of them); with
+    quotas too short to be text, an evenly spaced subset of the documents is read instead."""
+    assert plan_pieces([100, 10_000, 500, 50_000], 2000) == [(0, 100), (1, 700), (2, 500), (3, 700)]
+    assert plan_pieces([10, 20], 400) == [(0, 10), (1, 20)]
+    many = plan_pieces([1000] * 100, 1000)
+    assert [i for i, _ in many] == [0, 50, 99] and all(t == 333 for _, t in many)
+
+
+def test_held_out_sample_and_its_size_warnings(corpus):
+    folder = corpus / "books"
+    meta = json.loads((corpus / "meta.json").read_text())
+    tokens, docs = heldout_sample(folder, 4000)
+    size = heldout_size(folder, 4000)
+    assert docs == size["documents_read"] == size["documents"] == meta["sources"]["books"]["heldout"]["documents"]
+    assert len(tokens) == size["tokens_read"] <= 4001 and tokens[-1] == meta["separator_id"]
+    assert int((tokens == meta["separator_id"]).sum()) == docs  # one piece per document, each closed
+    assert heldout_warnings({"books": str(corpus)}, 4000, min_tokens=100, min_documents=1) == []
+    [w] = heldout_warnings({"books": str(corpus)}, 4000, min_tokens=10**6, min_documents=10**3)
+    assert w.startswith("held-out books:") and "holdout_fraction 0.1" in w and "curate tokenize" in w
+
+
 def test_lastword_task_is_deterministic_and_well_formed(corpus, tmp_path):
     a = build_lastword_task(str(corpus / "books"), n=30, seed=3)
     assert a == build_lastword_task(str(corpus / "books"), n=30, seed=3)
@@ -104,6 +154,16 @@ def test_evaluate_run_writes_eval_json_reproducibly(runs, corpus):
     assert first == second and (run / "eval.json").read_text() == text
     assert set(first["bpb"]) == {"books", "web"} and set(first["tasks"]) == {"lastword_books", "lastword_web"}
     assert all(0 <= t["accuracy"] <= 1 and t["n"] > 0 for t in first["tasks"].values())
+    # Each metric carries its declaration: direction and range, where the evaluation defines it.
+    m = first["metrics"]
+    assert set(m) == {"bpb_books", "bpb_web", "bpb_mean", "acc_lastword_books", "acc_lastword_web"}
+    assert (m["bpb_books"]["better"], m["bpb_books"]["low"], m["bpb_books"]["high"]) == ("lower", 0.0, None)
+    assert (m["acc_lastword_web"]["better"], m["acc_lastword_web"]["low"], m["acc_lastword_web"]["high"]) == ("higher", 0.0, 1.0)
+    assert m["bpb_mean"]["derived"] and m["bpb_books"]["value"] == first["bpb"]["books"] and m["bpb_books"]["se"] > 0
+    t = first["tasks"]["lastword_web"]
+    assert t["se"] == pytest.approx(math.sqrt(t["accuracy"] * (1 - t["accuracy"]) / t["n"]))
+    read = read_metrics(first)
+    assert read["acc_lastword_web"]["metric"].loss(0.75) == pytest.approx(0.25) and not read["bpb_web"]["metric"].loss(0)
 
 
 def test_benchmark_formats_map_to_items():

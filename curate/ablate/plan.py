@@ -23,6 +23,9 @@ DESIGN_KEYS = {"explicit": {"kind", "mixtures"}, "grid": {"kind", "step", "sourc
 PROXY_DEFAULTS = {"depth": 1, "seq_len": 64, "batch_size": 8, "grad_accum": 1, "tokens": [200_000], "lr": None,
                   "device": "auto", "max_epochs": 4.0}
 EVAL_DEFAULTS = {"max_tokens": 20_000, "lastword_items": 50, "tasks": [], "seed": 0}
+# Checks of the held-out size (not part of a run's fingerprint: they change no score).
+HELDOUT_CHECKS = {"min_heldout_tokens": None, "min_heldout_documents": None, "heldout_check": "warn"}
+FIT_KEYS = {"metric", "law", "laws", "kl_max", "max_epochs", "target_tokens", "verify_seeds", "minimize"}
 
 
 @dataclass
@@ -36,10 +39,12 @@ class AblationConfig:
     design: dict                            # the design section as given
     baseline_seeds: list[int]               # [] : no baseline
     baseline: dict[str, float]              # the natural mix (or the one given as baseline.mixture)
+    natural: dict[str, float]               # weights proportional to each source's train tokens
+    train_tokens: dict[str, int]            # train tokens per source (meta.json)
     proxy: dict                             # depth, seq_len, batch_size, grad_accum, tokens (list), lr, device, max_epochs
     eval: dict                              # max_tokens, lastword_items, tasks (absolute paths), seed
     seeds: list[int]
-    fit: dict = field(default_factory=dict)  # metric, minimize
+    fit: dict = field(default_factory=dict)  # metric, law, laws, kl_max, max_epochs, target_tokens, verify_seeds
     out_dir: Path | None = None
 
 
@@ -148,11 +153,11 @@ def source_tokens(folder: str) -> int:
     return int(sum(np.memmap(p, dtype=meta["dtype"], mode="r").shape[0] for p in (Path(folder) / "train").glob("*.bin")))
 
 
-def natural_mixture(sources: dict[str, str]) -> dict[str, float]:
-    counts = {s: source_tokens(f) for s, f in sources.items()}
+def natural_mixture(counts: dict[str, int]) -> dict[str, float]:
+    """Weights proportional to each source's train tokens."""
     total = sum(counts.values())
     if total <= 0:
-        raise ConfigError(f"sources: no train tokens in {sorted(sources)}; cannot form the natural mix")
+        raise ConfigError(f"sources: no train tokens in {sorted(counts)}; cannot form the natural mix")
     return {s: c / total for s, c in counts.items()}
 
 
@@ -265,10 +270,12 @@ def load_ablation_config(config_path: str, overrides: dict | None = None) -> Abl
         base = {"seeds": []}
     base = _section(path, {"baseline": base}, "baseline", {"seeds", "mixture"})
     baseline_seeds = [] if base.get("seeds") in (None, []) else _int_list(path, "baseline.seeds", base["seeds"], 0)
+    train_tokens = {s: source_tokens(f) for s, f in sources.items()}
+    natural = natural_mixture(train_tokens)
     if base.get("mixture") is not None:
         baseline = normalise(base["mixture"], names, f"{path}: baseline.mixture")
     else:
-        baseline = natural_mixture(sources)
+        baseline = natural
 
     proxy_raw = _section(path, raw, "proxy", set(PROXY_DEFAULTS))
     proxy = {**PROXY_DEFAULTS, **proxy_raw}
@@ -281,8 +288,14 @@ def load_ablation_config(config_path: str, overrides: dict | None = None) -> Abl
     if not isinstance(proxy["device"], str) or not proxy["device"]:
         raise _err(path, "proxy.device", f"expected auto, cpu, cuda or cuda:N, got {proxy['device']!r}")
 
-    ev = {**EVAL_DEFAULTS, **_section(path, raw, "eval", set(EVAL_DEFAULTS))}
+    ev = {**EVAL_DEFAULTS, **HELDOUT_CHECKS, **_section(path, raw, "eval", set(EVAL_DEFAULTS) | set(HELDOUT_CHECKS))}
     ev["max_tokens"] = _number(path, "eval.max_tokens", ev["max_tokens"], 1, integer=True)
+    from curate.evaluate.bpb import MIN_HELDOUT_DOCUMENTS, MIN_HELDOUT_TOKENS
+
+    for key, default in (("min_heldout_tokens", MIN_HELDOUT_TOKENS), ("min_heldout_documents", MIN_HELDOUT_DOCUMENTS)):
+        ev[key] = default if ev[key] is None else _number(path, f"eval.{key}", ev[key], 0, integer=True)
+    if ev["heldout_check"] not in ("warn", "refuse"):
+        raise _err(path, "eval.heldout_check", f"expected warn or refuse, got {ev['heldout_check']!r}")
     ev["lastword_items"] = _number(path, "eval.lastword_items", ev["lastword_items"], 1, integer=True)
     ev["seed"] = _number(path, "eval.seed", ev["seed"], 0, integer=True)
     tasks = ev["tasks"] or []
@@ -295,17 +308,42 @@ def load_ablation_config(config_path: str, overrides: dict | None = None) -> Abl
 
     seeds = _int_list(path, "seeds", raw.get("seeds", [0]), 0)
 
-    fit = _section(path, raw, "fit", {"metric", "minimize"})
-    if "metric" in fit and not isinstance(fit["metric"], str):
-        raise _err(path, "fit.metric", f"expected a metric name such as bpb_{names[0]}, got {fit['metric']!r}")
-    if "minimize" in fit and not isinstance(fit["minimize"], bool):
-        raise _err(path, "fit.minimize", f"expected true or false, got {fit['minimize']!r}")
+    fit = load_fit_section(path, raw, names, proxy, baseline_seeds or seeds)
     out_dir = raw.get("out_dir")
     if out_dir is not None and not isinstance(out_dir, str):
         raise _err(path, "out_dir", f"expected a folder path, got {out_dir!r}")
     return AblationConfig(name=name, path=path, sources=sources, mixtures=mixtures, design=design,
-                          baseline_seeds=baseline_seeds, baseline=baseline, proxy=proxy, eval=ev, seeds=seeds, fit=fit,
+                          baseline_seeds=baseline_seeds, baseline=baseline, natural=natural,
+                          train_tokens=train_tokens, proxy=proxy, eval=ev, seeds=seeds, fit=fit,
                           out_dir=Path(_resolve(path, out_dir, variables, "out_dir")) if out_dir else None)
+
+
+def load_fit_section(path, raw: dict, names: list[str], proxy: dict, default_seeds: list[int]) -> dict:
+    """The fit section with its defaults: metric (bpb_mean), law (auto), laws (all), kl_max (0.5 nats),
+    max_epochs (proxy.max_epochs), target_tokens (the largest proxy budget), verify_seeds (the baseline's)."""
+    from curate.ablate.laws import LAWS
+
+    fit = _section(path, raw, "fit", FIT_KEYS)
+    if "minimize" in fit:
+        raise _err(path, "fit.minimize", "no longer read: every metric declares whether lower or higher is better "
+                   "(bpb lower, acc higher); remove the key")
+    out = {"metric": fit.get("metric", "bpb_mean"), "law": fit.get("law", "auto"), "laws": fit.get("laws", list(LAWS)),
+           "kl_max": fit.get("kl_max", 0.5), "max_epochs": fit.get("max_epochs", proxy["max_epochs"]),
+           "target_tokens": fit.get("target_tokens", max(proxy["tokens"])),
+           "verify_seeds": fit.get("verify_seeds", default_seeds)}
+    if not isinstance(out["metric"], str):
+        raise _err(path, "fit.metric", f"expected a metric name such as bpb_{names[0]}, got {out['metric']!r}")
+    laws = out["laws"]
+    if not isinstance(laws, list) or not laws or any(law not in LAWS for law in laws) or len(set(laws)) < len(laws):
+        raise _err(path, "fit.laws", f"expected a list of distinct laws among {list(LAWS)}, got {laws!r}")
+    if out["law"] != "auto" and out["law"] not in laws:
+        raise _err(path, "fit.law", f"expected auto or one of fit.laws {laws}, got {out['law']!r}")
+    if out["kl_max"] is not None:
+        out["kl_max"] = _number(path, "fit.kl_max", out["kl_max"], 0, strict_low=True)
+    out["max_epochs"] = _number(path, "fit.max_epochs", out["max_epochs"], 0, strict_low=True)
+    out["target_tokens"] = _number(path, "fit.target_tokens", out["target_tokens"], 1, integer=True)
+    out["verify_seeds"] = _int_list(path, "fit.verify_seeds", out["verify_seeds"], 0)
+    return out
 
 
 def mixture_label(weights: dict[str, float]) -> str:

@@ -15,7 +15,7 @@ import os
 import time
 from pathlib import Path
 
-from curate.ablate.plan import AblationConfig, RunSpec
+from curate.ablate.plan import EVAL_DEFAULTS, AblationConfig, RunSpec
 
 
 def meta_digest(sources: dict[str, str]) -> dict[str, str]:
@@ -24,21 +24,16 @@ def meta_digest(sources: dict[str, str]) -> dict[str, str]:
     return {s: sha256_file(Path(f).parent / "meta.json") for s, f in sources.items()}
 
 
+# Bumped when evaluate_run scores differently (2: bits per byte read over many documents, standard errors).
+EVAL_VERSION = 2
+
+
 def fingerprint(cfg: AblationConfig, run: RunSpec, metas: dict[str, str]) -> str:
     what = {"weights": [[s, w] for s, w in run.weights], "tokens": run.tokens, "seed": run.seed,
-            "proxy": {k: v for k, v in cfg.proxy.items() if k != "tokens"}, "eval": cfg.eval,
+            "proxy": {k: v for k, v in cfg.proxy.items() if k != "tokens"}, "eval_version": EVAL_VERSION,
+            "eval": {k: cfg.eval[k] for k in EVAL_DEFAULTS},
             "sources": {s: [f, metas[s]] for s, f in cfg.sources.items()}}
     return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def metrics_from_eval(ev: dict) -> dict[str, float]:
-    """eval.json -> flat metrics: bpb_<source> (lower is better), bpb_mean, acc_<task> (higher is better)."""
-    out = {f"bpb_{s}": float(v) for s, v in sorted(ev["bpb"].items())}
-    if ev["bpb"]:
-        out["bpb_mean"] = sum(out.values()) / len(out)
-    for task, r in sorted(ev.get("tasks", {}).items()):
-        out[f"acc_{task}"] = float(r["accuracy"])
-    return out
 
 
 def read_ledger(path: Path) -> dict[str, dict]:
@@ -68,7 +63,7 @@ def run_one(job: dict) -> dict:
     Ray workers import it from the package."""
     import torch
 
-    from curate.evaluate import evaluate_run
+    from curate.evaluate import evaluate_run, read_metrics
     from curate.train import train
 
     if job.get("threads"):
@@ -93,7 +88,7 @@ def run_one(job: dict) -> dict:
                           device=proxy["device"])
     return {"id": job["id"], "fingerprint": job["fingerprint"], "tag": job["tag"], "mixture": job["mixture"],
             "weights": job["weights"], "tokens": job["tokens"], "seed": job["seed"],
-            "metrics": metrics_from_eval(result), "final_loss": card["final_loss"], "steps": card["steps"],
+            "metrics": {m: e["value"] for m, e in read_metrics(result).items()}, "final_loss": card["final_loss"], "steps": card["steps"],
             "params": card["derived"].get("params", card["derived"]), "device": card["device"],
             "seconds": round(time.perf_counter() - t0, 2), "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
 
@@ -102,8 +97,8 @@ def jobs(cfg: AblationConfig, runs: list[RunSpec], out_dir: Path, threads: int |
     metas = meta_digest(cfg.sources)
     return [{"id": r.id, "tag": r.tag, "mixture": r.mixture, "weights": r.weights_dict(), "tokens": r.tokens,
              "seed": r.seed, "fingerprint": fingerprint(cfg, r, metas), "sources": dict(cfg.sources),
-             "proxy": cfg.proxy, "eval": cfg.eval, "run_dir": str(out_dir / "runs" / r.id), "config": str(cfg.path),
-             "threads": threads} for r in runs]
+             "proxy": cfg.proxy, "eval": {k: cfg.eval[k] for k in EVAL_DEFAULTS},
+             "run_dir": str(out_dir / "runs" / r.id), "config": str(cfg.path), "threads": threads} for r in runs]
 
 
 def _fmt_s(s: float) -> str:

@@ -6,10 +6,17 @@ bits per byte = sum over predicted tokens of the cross-entropy in nats
                / (ln 2 * sum of the UTF-8 bytes of those target tokens)
 which, unlike loss per token, compares models whatever their tokenizer.
 
-How the held-out text is read: a source's held-out shards, in order, are concatenated (at most max_tokens + 1
-tokens) and cut into windows of seq_len + 1 tokens with a stride of seq_len, so every token but the first is
-predicted exactly once, with the previous tokens of its window as context (windows do not overlap; the
-context resets at each window start). Nothing is random: the score depends only on the checkpoint and data.
+How the held-out text is read: at most max_tokens + 1 tokens of a source's held-out shards, spread over its
+documents (water-filling: every document gives the same quota of its first tokens, a short one all of them, so
+20 documents are read rather than the first few), joined in shard order with a separator after each piece,
+and cut into windows of seq_len + 1 tokens with a stride of seq_len, so every token but the first is predicted
+exactly once, with the previous tokens of its window as context (windows do not overlap; the context resets
+at each window start). Nothing is random: the score depends only on the checkpoint and data.
+
+Its standard error (`se`) is the ratio estimator's over clusters of held-out text: a cluster is a document, or
+a block of BLOCK_TOKENS tokens of a longer one. It says how precisely this held-out text pins the score down;
+how well a handful of documents stands for a whole source it cannot say, which is why a source should have at
+least MIN_HELDOUT_DOCUMENTS held-out documents and MIN_HELDOUT_TOKENS tokens read (`heldout_warnings`).
 
 Separators (and any other special token) have 0 bytes in token_bytes.npy. They are left out of both sums:
 predicting the end of a document is not predicting text, and counting its nats against 0 bytes would make the
@@ -23,7 +30,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from curate.train.data import SourceShards, find_meta, resolve_sources
+from curate.evaluate.metrics import Metric
+from curate.train.data import find_meta, resolve_sources
 
 
 def load_token_bytes(token_dir_or_tokenizer: str) -> np.ndarray:
@@ -40,38 +48,151 @@ def load_token_bytes(token_dir_or_tokenizer: str) -> np.ndarray:
                      "token_bytes= the tokenizer folder")
 
 
-def heldout_tokens(source_dir: Path, max_tokens: int) -> np.ndarray:
-    shards = SourceShards(source_dir, "heldout", 2)
-    parts, n = [], 0
-    for s in shards.shards:
-        take = min(len(s), max_tokens + 1 - n)
-        parts.append(np.asarray(s[:take], dtype=np.int64))
-        n += take
-        if n >= max_tokens + 1:
-            break
-    return np.concatenate(parts)
+BPB = Metric("bpb", "lower", 0.0, math.inf, "bits per byte")
+# A cluster for the standard error: a document, or a block of this many tokens of a longer one.
+BLOCK_TOKENS = 1024
+# Pieces shorter than this would score mostly document openings (harder to predict than the rest): with many
+# short quotas, an evenly spaced subset of the documents is read instead.
+MIN_PIECE_TOKENS = 256
+# The least held-out text per source for its bits per byte to be read as the source's (warned below; the
+# ablation config's eval.min_heldout_tokens / eval.min_heldout_documents change them).
+MIN_HELDOUT_TOKENS = 10_000
+MIN_HELDOUT_DOCUMENTS = 5
+
+
+def heldout_spans(source_dir: Path) -> list[tuple[np.ndarray, int, int]]:
+    """(shard tokens, start, end) of every held-out document of a source folder, in shard order; end includes
+    the separator that follows the document."""
+    meta = find_meta(Path(source_dir))
+    docs = []
+    for bin_path in sorted((Path(source_dir) / "heldout").glob("*.bin")):
+        shard = np.memmap(bin_path, dtype=meta["dtype"], mode="r")
+        if not len(shard):
+            continue
+        offsets = np.load(bin_path.with_name(bin_path.name[: -len(".bin")] + ".idx.npy"))
+        docs += [(shard, int(a), int(b)) for a, b in zip(offsets[:-1], offsets[1:]) if b > a]
+    return docs
+
+
+def plan_pieces(lengths: list[int], budget: int) -> list[tuple[int, int]]:
+    """(document index, tokens taken) for a budget of tokens spread over documents of `lengths` (see the module
+    docstring): the largest quota q with sum(min(length, q)) <= budget, over an evenly spaced subset of the
+    documents when q would fall under MIN_PIECE_TOKENS."""
+    n = len(lengths)
+    if n == 0:
+        return []
+    if sum(lengths) <= budget:
+        return [(i, length) for i, length in enumerate(lengths)]
+
+    def quota(chosen: list[int]) -> int:  # the largest q with sum(min(length, q)) <= budget
+        lo, hi = 1, max(lengths[i] for i in chosen)
+        while lo < hi:
+            q = (lo + hi + 1) // 2
+            if sum(min(lengths[i], q) for i in chosen) <= budget:
+                lo = q
+            else:
+                hi = q - 1
+        return lo
+
+    chosen = list(range(n))
+    q = quota(chosen)
+    if q < MIN_PIECE_TOKENS:
+        keep = max(1, budget // MIN_PIECE_TOKENS)
+        chosen = sorted(set(np.linspace(0, n - 1, keep).round().astype(int).tolist()))
+        q = quota(chosen)
+    return [(i, min(lengths[i], q)) for i in chosen]
+
+
+def heldout_sample(source_dir: Path, max_tokens: int) -> tuple[np.ndarray, int]:
+    """(tokens, documents read): at most max_tokens + 1 held-out tokens spread over the documents, each piece
+    followed by a separator."""
+    separator = find_meta(Path(source_dir))["separator_id"]
+    docs = heldout_spans(source_dir)
+    pieces = plan_pieces([b - a for _, a, b in docs], max_tokens + 1)
+    parts = []
+    for i, take in pieces:
+        shard, a, b = docs[i]
+        if take == b - a:
+            parts.append(np.asarray(shard[a:b], dtype=np.int64))
+        else:  # a cut document: its first take - 1 tokens, then the separator
+            parts.append(np.append(np.asarray(shard[a : a + take - 1], dtype=np.int64), separator))
+    if not parts:
+        raise ValueError(f"{source_dir}: no held-out documents; hold some out (the tokenizer's holdout_fraction) "
+                         "and run `curate tokenize` again")
+    return np.concatenate(parts), len(pieces)
+
+
+def heldout_size(source_dir: Path, max_tokens: int) -> dict:
+    """What bits per byte of this source would read at `max_tokens`, and what its held-out shards hold:
+    {documents, tokens, documents_read, tokens_read, all_documents, holdout_fraction}."""
+    meta = find_meta(Path(source_dir))
+    docs = heldout_spans(source_dir)
+    lengths = [b - a for _, a, b in docs]
+    pieces = plan_pieces(lengths, max_tokens + 1)
+    entry = meta.get("sources", {}).get(Path(source_dir).name, {})
+    every = sum(entry.get(split, {}).get("documents", 0) for split in ("train", "heldout")) or None
+    return {"documents": len(docs), "tokens": int(sum(lengths)), "documents_read": len(pieces),
+            "tokens_read": int(sum(t for _, t in pieces)), "all_documents": every,
+            "holdout_fraction": meta.get("heldout", {}).get("fraction")}
+
+
+def heldout_warnings(sources: "dict[str, str | Path]", max_tokens: int, min_tokens: int = MIN_HELDOUT_TOKENS,
+                     min_documents: int = MIN_HELDOUT_DOCUMENTS) -> list[str]:
+    """One line per source whose held-out text read at max_tokens is under the minimum, saying how to get more."""
+    out = []
+    for source, folder in resolve_sources(sources).items():
+        h = heldout_size(folder, max_tokens)
+        if h["tokens_read"] >= min_tokens and h["documents_read"] >= min_documents:
+            continue
+        fixes = []
+        if h["tokens"] > h["tokens_read"] and h["tokens_read"] < min_tokens:
+            fixes.append(f"raise eval.max_tokens (the held-out shards have {h['tokens']:,} tokens)")
+        of = f" of {h['all_documents']}" if h["all_documents"] else ""
+        fixes.append(f"hold out more documents (holdout_fraction {h['holdout_fraction']} held out {h['documents']}"
+                     f"{of}): train the tokenizer again with a larger holdout_fraction and run `curate tokenize` again")
+        fixes.append("or add documents to this source")
+        short = ([f"{h['tokens_read']:,} tokens (minimum {min_tokens:,})"] if h["tokens_read"] < min_tokens else []) + (
+            [f"{h['documents_read']} document(s) (minimum {min_documents})"] if h["documents_read"] < min_documents else [])
+        out.append(f"held-out {source}: bits per byte reads " + " of ".join(short) + f", so bpb_{source} measures "
+                   "those few texts more than the source. To get more: " + "; ".join(fixes) + ".")
+    return out
 
 
 @torch.no_grad()
 def source_bpb(model, tokens: np.ndarray, token_bytes: np.ndarray, seq_len: int, batch_size: int = 16) -> dict:
-    """Bits per byte of one token stream (see the module docstring), with the counts behind it."""
+    """Bits per byte of one token stream (see the module docstring), with its standard error and the counts
+    behind it."""
     device = next(model.parameters()).device
     n_windows = (len(tokens) - 1) // seq_len
     if n_windows < 1:
         raise ValueError(f"only {len(tokens)} held-out tokens: fewer than seq_len + 1 = {seq_len + 1}")
-    tb = torch.as_tensor(token_bytes.astype(np.int64), device=device)
-    nats, nbytes, ntokens = 0.0, 0, 0
+    tokens = np.asarray(tokens, dtype=np.int64)
+    nats_T = np.zeros(n_windows * seq_len)  # T: target positions 1 .. n_windows * seq_len of `tokens`
     for start in range(0, n_windows, batch_size):
         rows = range(start, min(n_windows, start + batch_size))
         w_BW = torch.as_tensor(np.stack([tokens[i * seq_len : i * seq_len + seq_len + 1] for i in rows]), device=device)
-        x_BT, y_BT = w_BW[:, :-1], w_BW[:, 1:]
-        loss_BT = model(x_BT, y_BT, reduction="none").double()
-        bytes_BT = tb[y_BT]
-        counted_BT = bytes_BT > 0
-        nats += float(loss_BT[counted_BT].sum())
-        nbytes += int(bytes_BT.sum())
-        ntokens += int(counted_BT.sum())
-    return {"bpb": nats / (math.log(2) * nbytes), "tokens": ntokens, "bytes": nbytes,
+        loss_BT = model(w_BW[:, :-1], w_BW[:, 1:], reduction="none").double()
+        nats_T[start * seq_len : rows[-1] * seq_len + seq_len] = loss_BT.cpu().numpy().reshape(-1)
+    targets = tokens[1 : n_windows * seq_len + 1]
+    bytes_T = token_bytes[targets].astype(np.int64)
+    counted_T = bytes_T > 0
+    nats_T = np.where(counted_T, nats_T, 0.0)
+    nats, nbytes, ntokens = float(nats_T.sum()), int(bytes_T.sum()), int(counted_T.sum())
+    # Clusters: a new document starts after every 0-byte (special) token; long ones are cut into blocks.
+    doc_P = np.cumsum(token_bytes[tokens] == 0)  # P: positions of `tokens`; doc_P[p] = separators at or before p
+    starts = np.r_[0, np.flatnonzero(token_bytes[tokens] == 0) + 1]
+    pos_T = np.arange(1, len(targets) + 1)
+    doc_T = doc_P[pos_T - 1]
+    block_T = (pos_T - starts[doc_T]) // BLOCK_TOKENS
+    _, cluster_T = np.unique(doc_T * (len(tokens) // BLOCK_TOKENS + 2) + block_T, return_inverse=True)
+    n_c = np.bincount(cluster_T, weights=nats_T)
+    b_c = np.bincount(cluster_T, weights=bytes_T)
+    m = int((b_c > 0).sum())
+    ratio = nats / nbytes
+    se = None
+    if m > 1:
+        se = math.sqrt(m / (m - 1) * float(((n_c - ratio * b_c) ** 2).sum())) / nbytes / math.log(2)
+    return {"bpb": ratio / math.log(2), "se": se, "tokens": ntokens, "bytes": nbytes, "clusters": m,
             "loss_per_token": nats / ntokens}
 
 
@@ -80,7 +201,8 @@ def bits_per_byte(run_or_model, token_dir: "str | dict[str, str]", token_bytes: 
     """Bits per byte per source on the held-out shards. run_or_model: a run folder written by `train`, or a
     GPT; token_dir: a token shards folder (every source in it) or source -> source folder; token_bytes: the
     array, a tokenizer folder, or None (the tokenizer meta.json names); max_tokens: per source.
-    Returns source -> bpb (details=True: source -> {bpb, tokens, bytes, loss_per_token})."""
+    Returns source -> bpb (details=True: source -> {bpb, se, tokens, bytes, clusters, loss_per_token, documents}).
+    """
     from curate.train.loop import load_run
 
     model = load_run(run_or_model, device)[0] if isinstance(run_or_model, (str, Path)) else run_or_model
@@ -100,8 +222,8 @@ def bits_per_byte(run_or_model, token_dir: "str | dict[str, str]", token_bytes: 
         if find_meta(folder)["vocab_size"] != vocab:
             raise ValueError(f"source {source!r}: {folder} was tokenized with vocab_size "
                              f"{find_meta(folder)['vocab_size']}, the model has {vocab}")
-        tokens = heldout_tokens(folder, max_tokens)
+        tokens, documents = heldout_sample(folder, max_tokens)
         r = source_bpb(model, tokens, token_bytes, model.config.seq_len, batch_size)
-        out[source] = r if details else r["bpb"]
+        out[source] = {**r, "documents": documents} if details else r["bpb"]
     model.train(was_training)
     return out

@@ -7,8 +7,10 @@ A task is a JSONL file, one item a line:
 The choice follows the context directly (put its leading space in the choice). Each choice is scored by its
 log-likelihood given the separator token + the context (left-truncated to the model's seq_len), normalised by
 the choice's UTF-8 bytes; the prediction is the best normalised score. Reported: `accuracy` (byte-normalised,
-the headline), `accuracy_raw` (unnormalised sum), `gold_prob` (mean over items of the gold choice's
-probability under a softmax over the choices' total log-likelihoods), and `n`.
+the headline), its standard error `se` (binomial, sqrt(acc (1 - acc) / n): 50 items at 50% give .07, so a task
+needs hundreds of items before a few points of accuracy mean anything), `accuracy_raw` (unnormalised sum),
+`gold_prob` (mean over items of the gold choice's probability under a softmax over the choices' total
+log-likelihoods), `chance` and `n`.
 
 Other benchmarks map onto this format (convert them once to JSONL; `from_hellaswag`, `from_arc`, `from_piqa`
 do it for one record):
@@ -22,6 +24,7 @@ The bundled task is built from the held-out documents themselves (`build_lastwor
 
 import hashlib
 import json
+import math
 import re
 from collections import Counter
 from pathlib import Path
@@ -29,7 +32,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from curate.evaluate.metrics import Metric
 from curate.train.data import find_meta, resolve_sources
+
+ACCURACY = Metric("accuracy", "higher", 0.0, 1.0, "fraction of items right")
 
 WORD = re.compile(r"[A-Za-z]+")
 # A sentence: text up to . ! or ? followed by whitespace; its last word is letters only, 3+ of them.
@@ -169,7 +175,7 @@ def score_item(model, tokenizer, separator_id: int, item: dict) -> list[float]:
 
 
 def score_task(model, tokenizer, separator_id: int, items: list[dict]) -> dict:
-    """accuracy (byte-normalised log-likelihood), accuracy_raw, gold_prob, n (see the module docstring)."""
+    """accuracy (byte-normalised log-likelihood), se, accuracy_raw, gold_prob, chance, n (module docstring)."""
     was_training = model.training
     model.eval()
     correct = correct_raw = 0
@@ -183,7 +189,9 @@ def score_task(model, tokenizer, separator_id: int, items: list[dict]) -> dict:
         gold_probs.append(float(p[item["gold"]] / p.sum()))
     model.train(was_training)
     n = len(items)
-    return {"accuracy": correct / n, "accuracy_raw": correct_raw / n, "gold_prob": float(np.mean(gold_probs)), "n": n,
+    acc = correct / n
+    return {"accuracy": acc, "se": math.sqrt(acc * (1 - acc) / n), "accuracy_raw": correct_raw / n,
+            "gold_prob": float(np.mean(gold_probs)), "n": n,
             "chance": float(np.mean([1 / len(i["choices"]) for i in items]))}
 
 
