@@ -44,6 +44,7 @@ from curate.dedup.minhash import (
     shingles,
     signatures,
 )
+from curate.io.files import write_json_atomic
 from curate.io.paths import check_name
 
 STAGE = "minhash_dedup"
@@ -80,12 +81,6 @@ def list_inputs(inputs: list[str]) -> list[str]:
 
 def file_entries(files: list[str]) -> list[dict]:
     return [{"path": f, "size": os.path.getsize(f)} for f in files]
-
-
-def _write_json(path: Path, obj) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True) + "\n")
-    os.replace(tmp, path)
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:
@@ -199,7 +194,7 @@ def signature_file(path: str, k: int, work: Path, config: MinhashConfig) -> dict
     write_band_runs(work, k, keys[signed], band_hash[signed])
     done = {"path": path, "size": os.path.getsize(path), "file": k, "config": str(config), "format": WORK_FORMAT,
             "documents": n, "with_signature": int(len(signed)), "no_shingles": int(n - len(signed))}
-    _write_json(part, done)
+    write_json_atomic(part, done)
     return done
 
 
@@ -442,7 +437,7 @@ class ClusterStage(PipelineStep):
     def run(self, data=None, rank: int = 0, world_size: int = 1):
         with self.track_time():
             counts = cluster(Path(self.work), self.config, self.keep)
-        _write_json(Path(self.work) / "cluster_counts.json", counts)
+        write_json_atomic(Path(self.work) / "cluster_counts.json", counts)
         return iter(())
 
 
@@ -490,7 +485,7 @@ def filter_file(path: str, k: int, work: Path, out: Path, config: MinhashConfig)
         pq.write_table(part, tmp, compression="zstd")
         os.replace(tmp, folder / f"{k:05d}.parquet")
     counts = {"file": k, "path": path, "documents": len(table), "kept": int((~drop).sum()), "removed": int(drop.sum())}
-    _write_json(work / "filtered" / f"{k:05d}.json", counts)
+    write_json_atomic(work / "filtered" / f"{k:05d}.json", counts)
     return counts
 
 
@@ -552,7 +547,7 @@ def dedup_documents(inputs: list[str], out_dir: str, config: MinhashConfig | Non
         raise DedupError(f"{out} is not empty and holds no dedup run; choose a new output folder")
     # The run file first: a run killed right after it made any other file is still recognised as ours.
     out.mkdir(parents=True, exist_ok=True)
-    _write_json(run_file, fingerprint)
+    write_json_atomic(run_file, fingerprint)
     work.mkdir(parents=True, exist_ok=True)
     logs = out / "logs"
     timings = {}
@@ -567,13 +562,13 @@ def dedup_documents(inputs: list[str], out_dir: str, config: MinhashConfig | Non
         parts.append(json.loads(part.read_text()))
     signed = {"config": config.to_dict(), "files": [{"file": k, **e} for k, e in enumerate(entries)],
               "documents": sum(p["documents"] for p in parts), "no_shingles": sum(p["no_shingles"] for p in parts)}
-    _write_json(work / "signatures.json", signed)
+    write_json_atomic(work / "signatures.json", signed)
     timings["signatures"] = time.monotonic() - t
 
     t = time.monotonic()
     _run_stage(BucketStage(str(work), config), tasks, workers, logs / f"minhash_2_buckets_t{tasks}")
     read_manifest(work / "signatures.json", config, [{"file": k, **e} for k, e in enumerate(entries)])
-    _write_json(work / "candidates.json", {"config": config.to_dict(), "files": signed["files"],
+    write_json_atomic(work / "candidates.json", {"config": config.to_dict(), "files": signed["files"],
                                             "documents": signed["documents"]})
     timings["buckets"] = time.monotonic() - t
 
@@ -581,7 +576,7 @@ def dedup_documents(inputs: list[str], out_dir: str, config: MinhashConfig | Non
     # Resuming must not reuse removals computed from other candidates: cluster again unless complete.
     _run_stage(ClusterStage(str(work), config, keep), 1, 1, logs / "minhash_3_cluster")
     counts = json.loads((work / "cluster_counts.json").read_text())
-    _write_json(work / "clusters.json", {"config": config.to_dict(), "files": entries, **counts})
+    write_json_atomic(work / "clusters.json", {"config": config.to_dict(), "files": entries, **counts})
     timings["cluster"] = time.monotonic() - t
 
     t = time.monotonic()
@@ -598,7 +593,7 @@ def dedup_documents(inputs: list[str], out_dir: str, config: MinhashConfig | Non
     stats["conserved"] = stats["documents"] == stats["kept"] + stats["removed"] == signed["documents"]
     if not stats["conserved"]:
         raise DedupError(f"documents in ({signed['documents']}) != kept ({stats['kept']}) + removed ({stats['removed']}); a bug")
-    _write_json(out / "dedup.json", stats)
+    write_json_atomic(out / "dedup.json", stats)
     return stats
 
 

@@ -1,6 +1,8 @@
-"""File fingerprints for cards and manifests."""
+"""File fingerprints for cards and manifests, and writes that a kill cannot leave half done."""
 
 import hashlib
+import json
+import os
 from pathlib import Path
 
 
@@ -11,3 +13,10 @@ def sha256_file(path: str | Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def write_json_atomic(path: Path, obj) -> None:
+    """`obj` as JSON at `path`, written beside it first and renamed: a reader never sees half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, path)

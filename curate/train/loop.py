@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from curate.io.files import sha256_file
+from curate.io.files import sha256_file, write_json_atomic
 from curate.train.data import MixtureSampler, find_meta, resolve_sources
 from curate.train.model import GPT, GPTConfig
 
@@ -84,12 +84,6 @@ def load_checkpoint(path: Path, device) -> dict:
     except (pickle.UnpicklingError, RuntimeError, EOFError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ValueError(f"{path}: not a checkpoint written by `curate train`, refused without running it ({first[:200]})") from None
-
-
-def write_json_atomic(obj, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
 
 
 def plot_loss(rows: list[dict], path: Path) -> None:
@@ -281,7 +275,7 @@ def train(data: "dict[str, str] | str", weights: dict[str, float], depth: int, t
         "mfu_flops_per_s": tokens_per_s * derived["flops_per_token"],
         "versions": versions(), "seconds": round(time.perf_counter() - t_start, 2),
     }
-    write_json_atomic(card, card_path)
+    write_json_atomic(card_path, card)
     if rows:
         plot_loss(rows, out / "loss.png")
     return card
