@@ -90,7 +90,7 @@ def test_shipped_recipes_load():
         recipe = load_recipe(path)
         assert recipe.name == path.stem
     names = {p.stem for p in (REPO / "tokenizer_training").glob("*.yaml")}
-    assert {"bpe-32k", "wordpiece-30k", "unigram-32k", "bpe-sp-32k", "demo-bpe-4k"} <= names
+    assert {"bpe-32k", "rustbpe-32k", "wordpiece-30k", "unigram-32k", "bpe-sp-32k", "demo-bpe-4k"} <= names
 
 
 def test_byte_level_bpe_loads_in_tokenizers_and_transformers(bpe, data):
