@@ -31,7 +31,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -233,6 +232,7 @@ def main() -> None:
     ap.add_argument("--vocab", type=int, default=32768)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--engines", default="hf,rustbpe,sentencepiece")
+    ap.add_argument("--sides", default="ours,raw", help="ours alone shows memory against corpus size, for less time")
     ap.add_argument("--sp-mb", type=float, default=20, help="sentencepiece's sample, MB (it holds it in memory)")
     ap.add_argument("--sp-model", default="bpe", choices=["bpe", "unigram"])
     ap.add_argument("--holdout", type=float, default=0.01)
@@ -280,6 +280,8 @@ def main() -> None:
     results = {}
     for engine, ours, raw in jobs:
         for side, job in (("ours", ours), ("raw", raw)):
+            if side not in args.sides.split(","):
+                continue
             name = f"{engine}-{side}"
             job = {**job, "name": name, "corpus": str(corpus), "holdout": args.holdout, "vocab": args.vocab,
                    "out": str(work / name)}
@@ -296,6 +298,8 @@ def main() -> None:
               f"{r['tree_rss_mb']:.0f} | {r['chars'] / 2**20 / r['tree_rss_mb']:.1f}x | "
               f"{', '.join(f'{v:.3f}' for v in r['bytes_per_token'].values())} |")
     for engine, _, _ in jobs:
+        if f"{engine}-raw" not in results or f"{engine}-ours" not in results:
+            continue
         o, w = results[f"{engine}-ours"], results[f"{engine}-raw"]
         print(f"{engine}: ours / raw: chars per CPU-s {o['chars'] / o['cpu_s'] / (w['chars'] / w['cpu_s']):.2f}, "
               f"peak RSS {o['tree_rss_mb'] / w['tree_rss_mb']:.2f}")

@@ -282,8 +282,22 @@ def texts() -> dict[str, str]:
     return bundled_texts()
 
 
+@pytest.fixture(scope="module")
+def encoded(kinds, texts):
+    """kind -> {text name: ids from curate's encoder}, computed once per kind (28 MB each)."""
+    cache: dict[str, dict[str, list[int]]] = {}
+
+    def get(kind: str) -> dict[str, list[int]]:
+        if kind not in cache:
+            tok = load_tokenizer(str(kinds[kind]))
+            cache[kind] = dict(zip(texts, tok.encode_batch(list(texts.values()))))
+        return cache[kind]
+
+    return get
+
+
 @pytest.mark.parametrize("kind", LOSSLESS)
-def test_lossless_recipes_give_every_bundled_text_back(kind, kinds, texts):
+def test_lossless_recipes_give_every_bundled_text_back(kind, kinds, texts, encoded):
     """decode(encode(x)) == x on all 28 MB of bundled text. For sentencepiece also through the converted
     tokenizer.json (what transformers runs), on a sample: BPE gives sentencepiece's own ids; Unigram the same
     text, the ids can differ where two cuts score the same or nearly (a run of spaces cut 5 + 1 or 1 + 5)."""
@@ -293,7 +307,7 @@ def test_lossless_recipes_give_every_bundled_text_back(kind, kinds, texts):
     tok = load_tokenizer(str(kinds[kind]))
     names = list(texts)
     assert texts["planted"].count("<|endoftext|>") == 1 and len(names) > 330
-    encoded = dict(zip(names, tok.encode_batch([texts[n] for n in names])))
+    encoded = encoded(kind)
     for name, ids in encoded.items():
         assert tok.decode(ids) == texts[name], f"{kind}: {name} does not come back"
         assert tok.separator_id not in ids, f"{kind}: {name} has the separator inside"
@@ -404,15 +418,16 @@ def test_every_recipe_loads_in_transformers_4(kinds, transformers4_python, tmp_p
 
 
 @pytest.mark.parametrize("kind", ["bpe", "rustbpe"])
-def test_byte_level_bpe_exports_to_tiktoken(kind, kinds, texts):
+def test_byte_level_bpe_exports_to_tiktoken(kind, kinds, texts, encoded):
     from curate.tokenizer.export import load_tiktoken
 
     enc = load_tiktoken(str(kinds[kind]))
     tok = load_tokenizer(str(kinds[kind]))
     assert enc.n_vocab == tok.vocab_size and enc.eot_token == tok.separator_id
+    ours = encoded(kind)
     for name, text in texts.items():
         ids = enc.encode(text, disallowed_special=())
-        assert ids == tok.encode_batch([text])[0], f"{kind}: tiktoken encodes {name} differently"
+        assert ids == ours[name], f"{kind}: tiktoken encodes {name} differently"
         assert enc.decode(ids) == text
     assert enc.encode("<|endoftext|>", allowed_special="all") == [tok.separator_id]
     with pytest.raises(ValueError, match="only byte-level BPE"):
