@@ -449,3 +449,21 @@ def test_rustbpe_engine_is_rustbpe(data, tmp_path, texts):
     assert card["recipe"]["split_pattern"] == "gpt4" and raw.get_pattern() == card["tiktoken"]["pattern"]
     for name in ("books/moby-dick-or-the-whale.txt", "planted", "tasks/rotten_tomatoes.jsonl"):
         assert tok.encode_batch([texts[name]])[0] == raw.encode(texts[name]), name
+
+
+def test_pass_one_lengths_match_the_documents(data, tmp_path):
+    """Pass 1 counts lengths in Arrow; it must see the same documents, ids and lengths as the reader (missing
+    ids become <file>#<row>, empty and null texts are skipped, a folder name is the source)."""
+    import pyarrow as pa
+
+    from curate.tokenizer.corpus import document_lengths, documents
+
+    rows = {"text": ["naïve 東京 🎉", None, "", "plain"], "id": ["a", None, "c", None]}
+    (tmp_path / "web").mkdir()
+    pq.write_table(pa.table(rows), tmp_path / "web" / "0.parquet")
+    (tmp_path / "web" / "1.jsonl").write_text('{"text": "one"}\n{"id": "x", "text": "two ✔"}\n', encoding="utf-8")
+    for inputs in ([str(tmp_path)], [str(data)]):
+        expected = [(s, i, len(t), t) for s, i, t in documents(inputs)]
+        assert [(s, i, n, text()) for s, i, n, text in document_lengths(inputs)] == expected
+    assert [(s, i, n) for s, i, n, _ in document_lengths([str(tmp_path)])] == [
+        ("web", "a", 10), ("web", "0.parquet#4", 5), ("web", "1.jsonl#L1", 3), ("web", "x", 5)]
