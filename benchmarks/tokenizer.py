@@ -1,146 +1,314 @@
-"""Tokenizer training and encoding, side by side: curate's `train_tokenizer` and `tokenize_corpus` against the
-raw HF `tokenizers` calls a user would write instead, on the same text.
+"""Tokenizer training at scale, side by side: curate's `train_tokenizer` with each engine (HF tokenizers
+byte-level BPE, rustbpe, sentencepiece) against the raw library called on the same text, as a user would.
 
-    python benchmarks/tokenizer.py --corpus /tmp/tok-corpus/data [--mb 20] [--vocab 8192] [--repeat 3]
+    python scripts/build_scale_corpus.py -o /tmp/scale --web-gb 0 --books-gb 1      # books only, ~1 GB
+    python benchmarks/tokenizer.py --books /tmp/scale/books --mb 1000 --repeat 3 [--engines hf,rustbpe,sentencepiece]
 
-The corpus: every document of the parquet shards under --corpus (a curate run's OUT/data), repeated (with
-new ids) until it holds at least --mb MB of text, written as parquet shards. Training: byte-level BPE with the
-same settings both ways; ours streams the shards (holdout_fraction 0, so both train on exactly the same
-text), the raw one reads every text into a list and calls `Tokenizer.train_from_iterator`. Each run is a
-fresh subprocess; wall time (read + train) and peak RSS (`ru_maxrss` of that process) are the median of
---repeat runs. Encoding: `tokenize_corpus(tasks=1)` (parquet in, token shards out) against
-`Tokenizer.encode_batch_fast` over the same texts read into memory, one core each (RAYON_NUM_THREADS=1),
-in MB of UTF-8 text per second.
+The corpus (parquet shards, as a curate run writes them): `books`, the scale corpus's books (every book a
+document) up to --mb MB of UTF-8 text; `wiki`, the bundled Wikipedia articles; `web`, the bundled Python
+documentation pages as resiliparse extracts them. Documents are held out by curate's rule (hash of the id,
+--holdout); every trainer, ours and raw, trains on exactly the other documents, and every tokenizer's
+compression (UTF-8 bytes per token) is measured on the held-out documents of each source (the first
+--eval-mb MB of each).
+
+Per engine, each run a fresh child process (`measure.run_child`: CPU seconds and peak RSS of its whole
+process tree, polled from /proc), median of --repeat runs:
+    ours        train_tokenizer(recipe, [corpus], out): two streaming passes over the parquet shards, the
+                trainer, then tokenizer.json (+ transformers files, tiktoken file, token_bytes, card)
+    raw hf      Tokenizer(BPE()) with the same pre-tokenizer, train_from_iterator over the documents read
+                from the same shards (whole documents, batches of 256)
+    raw rustbpe rustbpe.Tokenizer().train_from_iterator over the documents cut to 10,000 characters (as
+                nanochat feeds it; the rest follows as further pieces, so it sees the same text), its
+                default buffer_size
+    raw sp      SentencePieceTrainer.train(input=FILE) on a text file of the first --sp-mb MB of the training
+                documents, one line a sentence, the same options as ours (ours gets max_chars = that size):
+                sentencepiece holds its sample in memory, so it is measured at a smaller size
+Speed is characters of training text per CPU-second (the figure that does not depend on the machine's load
+or core count); memory is the peak RSS of the largest process and of the tree.
 """
 
 import argparse
 import json
 import os
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from measure import run_child  # noqa: E402
+
+DATA = REPO / "curate" / "data"
+SP_OPTIONS = dict(character_coverage=0.9995, byte_fallback=True, normalization_rule_name="identity",
+                  remove_extra_whitespaces=False, add_dummy_prefix=False, allow_whitespace_only_pieces=True,
+                  max_sentence_length=16384, num_threads=1, minloglevel=2)
 
 
-def build_corpus(src: str, mb: float, out: Path) -> tuple[int, int]:
+def build_corpus(books: str, mb: float, out: Path, row_group: int) -> dict:
+    """out/{books,wiki,web}/NNNNN.parquet; returns UTF-8 bytes and documents per source."""
     import pyarrow as pa
     import pyarrow.parquet as pq
+    from warcio.archiveiterator import ArchiveIterator
 
+    from curate.io.html import resiliparse_extract
     from curate.io.writer import shard_schema
 
-    files = sorted(Path(src).rglob("*.parquet"))
-    rows = [r for f in files for r in pq.read_table(f).to_pylist()]
-    if not rows:
-        raise SystemExit(f"{src}: no parquet rows; run `curate run pipelines/demo.yaml -o /tmp/tok-corpus` first")
-    total = n = rep = 0
-    by_source: dict[str, list] = {}
-    while total < mb * 1e6:
-        for r in rows:
-            by_source.setdefault(r["source"], []).append({**r, "id": f"{r['id']}#{rep}"})
-            total += len(r["text"].encode("utf-8"))
-            n += 1
-        rep += 1
-    for source, docs in by_source.items():
+    def write(source: str, docs: list[dict], k: int) -> None:
         (out / source).mkdir(parents=True, exist_ok=True)
-        for k in range(0, len(docs), 2000):
-            pq.write_table(pa.Table.from_pylist(docs[k : k + 2000], schema=shard_schema()),
-                           out / source / f"{k // 2000:05d}.parquet")
-    return total, n
+        rows = [{"id": d["id"], "text": d["text"], "source": source, "metadata": "{}"} for d in docs]
+        # Row groups of --row-group documents: pyarrow decodes a whole row group's text column at once, so
+        # a reader's memory is a few times the largest row group (200 books: ~150 MB of text, ~300 MB of RSS).
+        pq.write_table(pa.Table.from_pylist(rows, schema=shard_schema()), out / source / f"{k:05d}.parquet",
+                       row_group_size=row_group)
+
+    sizes = {}
+    files = sorted(Path(books).rglob("*.txt"))
+    if not files:
+        raise SystemExit(f"{books}: no .txt books; run scripts/build_scale_corpus.py --web-gb 0 --books-gb 1 -o DIR")
+    total, batch, k, n = 0, [], 0, 0
+    for f in files:
+        text = f.read_text(encoding="utf-8")
+        batch.append({"id": str(f.relative_to(books)), "text": text})
+        total += len(text.encode("utf-8"))
+        n += 1
+        if len(batch) == 200:
+            write("books", batch, k)
+            batch, k = [], k + 1
+        if total >= mb * 1e6:
+            break
+    if batch:
+        write("books", batch, k)
+    if total < mb * 1e6 * 0.98:
+        raise SystemExit(f"{books}: only {total / 1e6:.0f} MB of books, --mb asks for {mb}")
+    sizes["books"] = {"bytes": total, "documents": n}
+    wiki = [json.loads(line) for line in open(DATA / "wiki" / "enwiki.jsonl", encoding="utf-8")]
+    write("wiki", [{"id": f"wiki/{d['id']}", "text": d["text"]} for d in wiki], 0)
+    sizes["wiki"] = {"bytes": sum(len(d["text"].encode()) for d in wiki), "documents": len(wiki)}
+    web = []
+    with open(DATA / "web" / "python-docs.warc.gz", "rb") as fh:
+        for record in ArchiveIterator(fh):
+            if record.rec_type == "response":
+                text = resiliparse_extract(record.content_stream().read().decode("utf-8", "replace"))
+                if text.strip():
+                    web.append({"id": record.rec_headers.get_header("WARC-Target-URI"), "text": text})
+    write("web", web, 0)
+    sizes["web"] = {"bytes": sum(len(d["text"].encode()) for d in web), "documents": len(web)}
+    return sizes
 
 
-def child(job: dict) -> dict:
-    """One measured run, in its own process."""
-    import pyarrow.parquet as pq
+def train_docs(corpus: str, holdout: float):
+    """Texts of the training documents (not held out), in curate's file order."""
+    from curate.tokenizer.corpus import documents, is_heldout
 
-    start = time.perf_counter()
-    if job["kind"] in ("raw_train", "raw_encode"):
-        texts = [t for f in sorted(Path(job["corpus"]).rglob("*.parquet"))
-                 for t in pq.read_table(f, columns=["text"]).column("text").to_pylist()]
-    if job["kind"] == "ours_train":
+    for _, doc_id, text in documents([corpus]):
+        if not is_heldout(doc_id, holdout):
+            yield text
+
+
+def child(job: dict) -> None:
+    """One measured run, in its own process; writes what the parent needs to job["result"]."""
+    kind, out = job["kind"], Path(job["out"])
+    out.mkdir(parents=True, exist_ok=True)
+    chars = 0
+    if kind == "ours":
         from curate.tokenizer import train_tokenizer
 
-        train_tokenizer(job["recipe"], [job["corpus"]], job["out"])
-    elif job["kind"] == "raw_train":
-        from curate.tokenizer.recipe import load_recipe
-        from curate.tokenizer.train import build_hf
+        card = train_tokenizer(job["recipe"], [job["corpus"]], str(out))
+        chars = card["sampled_chars"]
+    elif kind == "raw_hf":
+        from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
-        tok, trainer = build_hf(load_recipe(job["recipe"]))
-        tok.train_from_iterator(texts, trainer=trainer)
-        tok.save(os.path.join(job["out"], "raw.json"))
-    elif job["kind"] == "ours_encode":
-        from curate.tokenizer import tokenize_corpus
+        tok = Tokenizer(models.BPE())
+        tok.pre_tokenizer = pre_tokenizers.Sequence([
+            pre_tokenizers.Split(Regex(job["pattern"]), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+        tok.decoder = decoders.ByteLevel()
+        trainer = trainers.BpeTrainer(vocab_size=job["vocab"], min_frequency=2, special_tokens=["<|endoftext|>"],
+                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+        counted = []
 
-        tokenize_corpus(job["tokenizer"], [job["corpus"]], job["out"], tasks=1, workers=1, overwrite=True)
-    elif job["kind"] == "raw_encode":
+        def batches():
+            batch = []
+            for text in train_docs(job["corpus"], job["holdout"]):
+                counted.append(len(text))
+                batch.append(text)
+                if len(batch) == 256:
+                    yield batch
+                    batch = []
+            if batch:
+                yield batch
+
+        tok.train_from_iterator(batches(), trainer=trainer)
+        tok.save(str(out / "tokenizer.json"))
+        chars = sum(counted)
+    elif kind == "raw_rustbpe":
+        import rustbpe
+
+        counted = []
+
+        def pieces():
+            for text in train_docs(job["corpus"], job["holdout"]):
+                counted.append(len(text))
+                for k in range(0, len(text), 10_000):
+                    yield text[k : k + 10_000]
+
+        tok = rustbpe.Tokenizer()
+        tok.train_from_iterator(pieces(), vocab_size=job["vocab"] - 1, pattern=job["pattern"])
+        ranks = sorted(tok.get_mergeable_ranks(), key=lambda r: r[1])
+        (out / "ranks.json").write_text(json.dumps([[list(b), r] for b, r in ranks]))
+        chars = sum(counted)
+    elif kind == "raw_sp":
+        import sentencepiece as spm
+
+        spm.SentencePieceTrainer.train(input=job["text_file"], model_prefix=str(out / "raw"), model_type=job["model"],
+                                       vocab_size=job["vocab"], control_symbols=["<|endoftext|>"],
+                                       input_sentence_size=0, **SP_OPTIONS)
+        chars = job["chars"]
+    Path(job["result"]).write_text(json.dumps({"chars": chars}))
+
+
+def run(job: dict, repeat: int, log_dir: Path) -> dict:
+    runs = []
+    for i in range(repeat):
+        job = {**job, "result": str(log_dir / f"{job['name']}-{i}.json")}
+        usage = run_child([sys.executable, __file__, "--child", json.dumps(job)], log_dir / f"{job['name']}-{i}.log")
+        usage["chars"] = json.loads(Path(job["result"]).read_text())["chars"]
+        runs.append(usage)
+        print(f"  {job['name']} run {i + 1}: {usage}", flush=True)
+    med = lambda key: statistics.median(r[key] for r in runs)  # noqa: E731
+    return {"cpu_s": med("cpu_s"), "wall_s": med("wall_s"), "peak_rss_mb": med("peak_rss_mb"),
+            "tree_rss_mb": med("tree_rss_mb"), "chars": runs[0]["chars"], "runs_cpu_s": [r["cpu_s"] for r in runs]}
+
+
+def heldout_texts(corpus: str, holdout: float, eval_mb: float) -> dict[str, list[str]]:
+    from curate.tokenizer.corpus import documents, is_heldout
+
+    out: dict[str, list[str]] = {}
+    size: dict[str, int] = {}
+    for source, doc_id, text in documents([corpus]):
+        if is_heldout(doc_id, holdout) and size.get(source, 0) < eval_mb * 1e6:
+            out.setdefault(source, []).append(text)
+            size[source] = size.get(source, 0) + len(text.encode("utf-8"))
+    return out
+
+
+def encoder(kind: str, folder: Path):
+    """A function text -> number of tokens, for each kind of trained output."""
+    if kind == "ours":
+        from curate.tokenizer import load_tokenizer
+
+        tok = load_tokenizer(str(folder))
+        return lambda text: len(tok.encode_batch([text])[0])
+    if kind == "raw_hf":
         from tokenizers import Tokenizer
 
-        tok = Tokenizer.from_file(os.path.join(job["tokenizer"], "tokenizer.json"))
-        n = 0
-        for k in range(0, len(texts), 1024):
-            n += sum(len(e.ids) for e in tok.encode_batch_fast(texts[k : k + 1024], add_special_tokens=False))
-    return {"time_s": time.perf_counter() - start,
-            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+        tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        return lambda text: len(tok.encode(text, add_special_tokens=False).ids)
+    if kind == "raw_rustbpe":
+        import tiktoken
+
+        ranks = {bytes(b): r for b, r in json.loads((folder / "ranks.json").read_text())}
+        from curate.tokenizer.recipe import SPLIT_PATTERNS
+
+        enc = tiktoken.Encoding("raw", pat_str=SPLIT_PATTERNS["gpt4"], mergeable_ranks=ranks, special_tokens={})
+        return lambda text: len(enc.encode(text, disallowed_special=()))
+    import sentencepiece as spm
+
+    sp = spm.SentencePieceProcessor(model_file=str(folder / "raw.model"))
+    return lambda text: len(sp.encode(text))
 
 
-def measure(job: dict, repeat: int, env: dict | None = None) -> dict:
-    runs = []
-    for _ in range(repeat):
-        p = subprocess.run([sys.executable, __file__, "--child", json.dumps(job)], capture_output=True, text=True,
-                           env={**os.environ, **(env or {})}, cwd=REPO)
-        if p.returncode:
-            raise SystemExit(f"{job['kind']} failed:\n{p.stderr[-3000:]}")
-        runs.append(json.loads(p.stdout.strip().splitlines()[-1]))
-    return {"time_s": statistics.median(r["time_s"] for r in runs),
-            "rss_mb": statistics.median(r["rss_mb"] for r in runs),
-            "runs": [round(r["time_s"], 2) for r in runs]}
+def compression(kind: str, folder: Path, held: dict[str, list[str]]) -> dict[str, float]:
+    count = encoder(kind, folder)
+    return {s: round(sum(len(t.encode("utf-8")) for t in texts) / sum(count(t) for t in texts), 4)
+            for s, texts in held.items()}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--corpus", default="/tmp/tok-corpus/data")
-    ap.add_argument("--mb", type=float, default=20)
-    ap.add_argument("--vocab", type=int, default=8192)
+    ap.add_argument("--books", default="/tmp/scale/books", help="books/ of scripts/build_scale_corpus.py")
+    ap.add_argument("--mb", type=float, default=1000, help="MB of books text in the corpus")
+    ap.add_argument("--vocab", type=int, default=32768)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--engines", default="hf,rustbpe,sentencepiece")
+    ap.add_argument("--sides", default="ours,raw", help="ours alone shows memory against corpus size, for less time")
+    ap.add_argument("--sp-mb", type=float, default=20, help="sentencepiece's sample, MB (it holds it in memory)")
+    ap.add_argument("--sp-model", default="bpe", choices=["bpe", "unigram"])
+    ap.add_argument("--holdout", type=float, default=0.01)
+    ap.add_argument("--row-group", type=int, default=16, help="documents per parquet row group in the corpus")
+    ap.add_argument("--eval-mb", type=float, default=2)
+    ap.add_argument("--work", help="work folder (default: a new temporary one)")
     ap.add_argument("--child")
     args = ap.parse_args()
     if args.child:
-        print(json.dumps(child(json.loads(args.child))))
+        child(json.loads(args.child))
         return
-    tmp = Path(tempfile.mkdtemp(prefix="curate-bench-tok-"))
-    nbytes, ndocs = build_corpus(args.corpus, args.mb, tmp / "corpus")
-    recipe = {"library": "hf", "model": "bpe", "vocab_size": args.vocab, "special_tokens": ["<|endoftext|>"],
-              "pre_tokenization": "byte_level", "min_frequency": 2, "holdout_fraction": 0.0,
-              "max_chars": 10**12, "max_chars_per_document": 10**9}
-    corpus = str(tmp / "corpus")
-    print(f"corpus: {ndocs} documents, {nbytes / 1e6:.1f} MB; byte-level BPE, vocab {args.vocab}; "
-          f"{os.cpu_count()} cores; median of {args.repeat}")
-    ours = measure({"kind": "ours_train", "recipe": recipe, "corpus": corpus, "out": str(tmp / "ours")}, args.repeat)
-    raw = measure({"kind": "raw_train", "recipe": recipe, "corpus": corpus, "out": str(tmp)}, args.repeat)
-    same = (tmp / "ours" / "tokenizer.json").read_bytes() == (tmp / "raw.json").read_bytes()
-    one_core = {"RAYON_NUM_THREADS": "1"}
-    enc_ours = measure({"kind": "ours_encode", "tokenizer": str(tmp / "ours"), "corpus": corpus,
-                        "out": str(tmp / "tokens")}, args.repeat, one_core)
-    enc_raw = measure({"kind": "raw_encode", "tokenizer": str(tmp / "ours"), "corpus": corpus}, args.repeat, one_core)
+    work = Path(args.work or tempfile.mkdtemp(prefix="curate-bench-tok-"))
+    corpus = work / "corpus"
+    start = time.time()
+    sizes = build_corpus(args.books, args.mb, corpus, args.row_group)
+    total = sum(s["bytes"] for s in sizes.values())
+    print(f"corpus: {total / 1e6:.0f} MB ({json.dumps(sizes)}), built in {time.time() - start:.0f} s; "
+          f"vocab {args.vocab}; {os.cpu_count()} cores; load {os.getloadavg()}; median of {args.repeat}", flush=True)
+    held = heldout_texts(str(corpus), args.holdout, args.eval_mb)
+    from curate.tokenizer.recipe import SPLIT_PATTERNS
 
-    rows = [
-        ("train: wall s (read + train)", f"{ours['time_s']:.2f}", f"{raw['time_s']:.2f}",
-         f"{ours['time_s'] / raw['time_s']:.3f}"),
-        ("train: peak RSS MB", f"{ours['rss_mb']:.0f}", f"{raw['rss_mb']:.0f}", f"{ours['rss_mb'] / raw['rss_mb']:.3f}"),
-        ("encode: MB/s/core", f"{nbytes / 1e6 / enc_ours['time_s']:.2f}", f"{nbytes / 1e6 / enc_raw['time_s']:.2f}",
-         f"{enc_raw['time_s'] / enc_ours['time_s']:.3f}"),
-        ("encode: peak RSS MB", f"{enc_ours['rss_mb']:.0f}", f"{enc_raw['rss_mb']:.0f}",
-         f"{enc_ours['rss_mb'] / enc_raw['rss_mb']:.3f}"),
-    ]
-    print(f"{'':32} {'curate':>10} {'raw tokenizers':>15} {'ratio':>8}")
-    for name, a, b, r in rows:
-        print(f"{name:32} {a:>10} {b:>15} {r:>8}")
-    print(f"runs (s): train ours {ours['runs']}, raw {raw['runs']}; encode ours {enc_ours['runs']}, raw {enc_raw['runs']}")
-    print(f"same tokenizer.json bytes from both trainings: {same}")
+    base = {"vocab_size": args.vocab, "special_tokens": ["<|endoftext|>"], "holdout_fraction": args.holdout,
+            "max_chars": 10**13, "max_chars_per_document": 10**9}
+    jobs = []
+    engines = args.engines.split(",")
+    if "hf" in engines:
+        jobs.append(("hf", {"kind": "ours", "recipe": {**base, "library": "hf", "split_pattern": "gpt4"}},
+                     {"kind": "raw_hf", "pattern": SPLIT_PATTERNS["gpt4"]}))
+    if "rustbpe" in engines:
+        jobs.append(("rustbpe", {"kind": "ours", "recipe": {**base, "library": "rustbpe"}},
+                     {"kind": "raw_rustbpe", "pattern": SPLIT_PATTERNS["gpt4"]}))
+    if "sentencepiece" in engines:
+        sp_chars = int(args.sp_mb * 1e6)
+        text_file, written = work / "sp-sample.txt", 0
+        with open(text_file, "w", encoding="utf-8") as f:
+            for text in train_docs(str(corpus), args.holdout):
+                text = text[: sp_chars - written]
+                f.write("\n".join(line for line in text.split("\n") if line.strip()) + "\n")
+                written += len(text)
+                if written >= sp_chars:
+                    break
+        recipe = {**base, "library": "sentencepiece", "model": args.sp_model, "byte_fallback": True,
+                  "max_chars": sp_chars}
+        jobs.append(("sentencepiece", {"kind": "ours", "recipe": recipe},
+                     {"kind": "raw_sp", "model": args.sp_model, "text_file": str(text_file), "chars": written}))
+    results = {}
+    for engine, ours, raw in jobs:
+        for side, job in (("ours", ours), ("raw", raw)):
+            if side not in args.sides.split(","):
+                continue
+            name = f"{engine}-{side}"
+            job = {**job, "name": name, "corpus": str(corpus), "holdout": args.holdout, "vocab": args.vocab,
+                   "out": str(work / name)}
+            results[name] = run(job, args.repeat, work)
+            results[name]["bytes_per_token"] = compression(job["kind"], work / name, held)
+    print(f"\nload after: {os.getloadavg()}")
+    print(f"| engine | side | train chars | chars/CPU-s | CPU s (runs) | peak RSS MB (largest / tree) | "
+          f"train text / tree RSS | bytes/token held out ({', '.join(held)}) |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |")
+    for name, r in results.items():
+        engine, side = name.rsplit("-", 1)
+        print(f"| {engine} | {side} | {r['chars'] / 1e6:.0f} M | {r['chars'] / r['cpu_s'] / 1e6:.2f} M | "
+              f"{r['cpu_s']:.0f} ({', '.join(f'{c:.0f}' for c in r['runs_cpu_s'])}) | {r['peak_rss_mb']:.0f} / "
+              f"{r['tree_rss_mb']:.0f} | {r['chars'] / 2**20 / r['tree_rss_mb']:.1f}x | "
+              f"{', '.join(f'{v:.3f}' for v in r['bytes_per_token'].values())} |")
+    for engine, _, _ in jobs:
+        if f"{engine}-raw" not in results or f"{engine}-ours" not in results:
+            continue
+        o, w = results[f"{engine}-ours"], results[f"{engine}-raw"]
+        print(f"{engine}: ours / raw: chars per CPU-s {o['chars'] / o['cpu_s'] / (w['chars'] / w['cpu_s']):.2f}, "
+              f"peak RSS {o['tree_rss_mb'] / w['tree_rss_mb']:.2f}")
+    (work / "results.json").write_text(json.dumps({"sizes": sizes, "results": results}, indent=1))
+    print(f"results: {work / 'results.json'}")
 
 
 if __name__ == "__main__":

@@ -197,6 +197,11 @@ def cmd_tokenize(args) -> None:
     meta = tokenize_corpus(args.tokenizer, args.input, args.out, tasks=args.tasks, workers=args.workers,
                            overwrite=args.overwrite)
     print(f"token shards: {args.out} ({meta['dtype']}); meta: {Path(args.out) / 'meta.json'}")
+    if args.datatrove:
+        from curate.tokenizer.export import export_datatrove
+
+        export_datatrove(args.out, args.datatrove)
+        print(f"datatrove tokenized files (nanotron reads them): {args.datatrove}/<source>/<split>/")
 
 
 def _data_and_weights(data: str, weights: str) -> tuple[dict[str, str], dict[str, float]]:
@@ -349,6 +354,8 @@ def build_parser() -> argparse.ArgumentParser:
     tokenize.add_argument("--tasks", type=int, default=1)
     tokenize.add_argument("--workers", type=int, default=1)
     tokenize.add_argument("--overwrite", action="store_true")
+    tokenize.add_argument("--datatrove", metavar="DIR",
+                          help="also write the shards as datatrove tokenized files (.ds + .ds.index), as nanotron reads")
     tokenize.set_defaults(func=cmd_tokenize)
 
     dedup = sub.add_parser("dedup", help="MinHash near-duplicate removal across a corpus, and dataset indexes")

@@ -36,9 +36,9 @@ def input_files(path: str) -> list[Path]:
     return files
 
 
-def read_documents(file: Path) -> Iterator[dict | None]:
+def read_documents(file: Path, batch_size: int = 256) -> Iterator[dict | None]:
     """{"id", "text", "source"} of every record of one file, streamed (None where a parquet row has no text).
-    Missing ids become `<file name>#<record number>`."""
+    Missing ids become `<file name>#<record number>`. Parquet is read `batch_size` rows at a time."""
     if file.name.endswith(".parquet"):
         import pyarrow.parquet as pq
 
@@ -48,7 +48,7 @@ def read_documents(file: Path) -> Iterator[dict | None]:
             raise ValueError(f"{file}: no column 'text' (columns: {names})")
         columns = [c for c in ("id", "text", "source") if c in names]
         n = 0
-        for batch in pf.iter_batches(batch_size=256, columns=columns):
+        for batch in pf.iter_batches(batch_size=batch_size, columns=columns):
             for row in batch.to_pylist():
                 n += 1
                 if row["text"] is None:

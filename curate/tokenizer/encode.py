@@ -23,7 +23,7 @@ ENCODE_PIECE_CHARS = 1_000_000
 class LoadedTokenizer:
     folder: Path
     card: dict
-    library: str
+    library: str  # how it encodes: hf (tokenizers, also for rustbpe's tokenizer.json) or sentencepiece
     impl: object  # tokenizers.Tokenizer or sentencepiece.SentencePieceProcessor
     vocab_size: int
     separator_id: int
@@ -72,10 +72,14 @@ def load_tokenizer(folder: str) -> LoadedTokenizer:
     if not file.is_file():
         raise ValueError(f"{folder}: card.json names {card['tokenizer_file']}, which is missing")
     token_bytes = np.load(folder / "token_bytes.npy")
-    if card["library"] == "hf":
+    library = "sentencepiece" if card["library"] == "sentencepiece" else "hf"  # rustbpe's file is tokenizer.json
+    if library == "hf":
         from tokenizers import Tokenizer
 
         impl = Tokenizer.from_file(str(file))
+        # A special token written in a document ("<|endoftext|>" in a page about GPT-2) is text like any other:
+        # encoded as text, so the separator never appears inside a document (sentencepiece does the same).
+        impl.encode_special_tokens = True
         vocab_size = impl.get_vocab_size(with_added_tokens=True)
         unk = card["recipe"].get("unk_token")
         unk_id = impl.token_to_id(unk) if unk else None
@@ -89,5 +93,4 @@ def load_tokenizer(folder: str) -> LoadedTokenizer:
         unk_id = impl.unk_id()
         byte_ids = np.array([i for i in range(vocab_size) if impl.is_byte(i)], dtype=np.int64)
         separator_id = impl.piece_to_id(card["separator"])
-    return LoadedTokenizer(folder, card, card["library"], impl, vocab_size, separator_id, unk_id, byte_ids,
-                           token_bytes)
+    return LoadedTokenizer(folder, card, library, impl, vocab_size, separator_id, unk_id, byte_ids, token_bytes)

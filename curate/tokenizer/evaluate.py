@@ -103,7 +103,7 @@ def evaluate_tokenizers(tokenizer_dirs: list[str], inputs: list[str] | None = No
     report = {
         "heldout_of": str(first.folder),
         "inputs": inputs,
-        "tokenizers": [{"folder": str(t.folder), "name": t.name, "library": t.library, "model": t.card["model"],
+        "tokenizers": [{"folder": str(t.folder), "name": t.name, "library": t.card["library"], "model": t.card["model"],
                         "vocab_size": t.vocab_size} for t in toks],
         "sources": {s: entry(t, len(wanted[s])) for s, t in tallies.items()},
         "all": entry(total, sum(map(len, wanted.values()))),

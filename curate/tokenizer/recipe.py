@@ -1,8 +1,8 @@
 """A tokenizer recipe: one YAML file (or dict) that says which library trains which model on which sample.
 
 ```yaml
-library: hf                 # hf (HF tokenizers) | sentencepiece
-model: bpe                  # bpe | wordpiece | unigram   (sentencepiece: bpe | unigram)
+library: hf                 # hf (HF tokenizers) | sentencepiece | rustbpe (GPT-4-style byte-level BPE in Rust)
+model: bpe                  # bpe | wordpiece | unigram   (sentencepiece: bpe | unigram; rustbpe: bpe)
 vocab_size: 32000
 special_tokens: ["<|endoftext|>"]   # the first one separates documents in token shards
 normalization: none         # none | nfc | nfkc | bert  (sentencepiece: none | nfkc | nmt_nfkc)
@@ -22,12 +22,14 @@ from pathlib import Path
 
 import yaml
 
-LIBRARIES = ("hf", "sentencepiece")
-MODELS = {"hf": ("bpe", "wordpiece", "unigram"), "sentencepiece": ("bpe", "unigram")}
-NORMALIZATIONS = {"hf": ("none", "nfc", "nfkc", "bert"), "sentencepiece": ("none", "nfkc", "nmt_nfkc")}
+LIBRARIES = ("hf", "sentencepiece", "rustbpe")
+MODELS = {"hf": ("bpe", "wordpiece", "unigram"), "sentencepiece": ("bpe", "unigram"), "rustbpe": ("bpe",)}
+NORMALIZATIONS = {"hf": ("none", "nfc", "nfkc", "bert"), "sentencepiece": ("none", "nfkc", "nmt_nfkc"),
+                  "rustbpe": ("none",)}
 PRE_TOKENIZATIONS = {
     "hf": ("byte_level", "whitespace_punct", "whitespace", "metaspace", "none"),
     "sentencepiece": ("none",),  # sentencepiece splits on whitespace itself (its ▁ pieces)
+    "rustbpe": ("byte_level",),
 }
 DEFAULT_PRE_TOKENIZATION = {
     ("hf", "bpe"): "byte_level",
@@ -35,7 +37,16 @@ DEFAULT_PRE_TOKENIZATION = {
     ("hf", "unigram"): "metaspace",
     ("sentencepiece", "bpe"): "none",
     ("sentencepiece", "unigram"): "none",
+    ("rustbpe", "bpe"): "byte_level",
 }
+# The regular expressions that cut text into words before byte-level BPE: GPT-2's (HF's ByteLevel
+# pre-tokenizer, tiktoken's r50k_base) and GPT-4's (cl100k_base, rustbpe's default: case-insensitive
+# contractions, numbers in groups of at most 3 digits, newlines kept apart from other whitespace).
+SPLIT_PATTERNS = {
+    "gpt2": r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+""",
+    "gpt4": r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]++[\r\n]*|\s*[\r\n]|\s+(?!\S)|\s+""",
+}
+DEFAULT_SPLIT_PATTERN = {"hf": "gpt2", "rustbpe": "gpt4"}
 # Pieces sentencepiece always has (unk, bos, eos); a recipe may list them, they are not added twice.
 SENTENCEPIECE_BUILTINS = ("<unk>", "<s>", "</s>")
 
@@ -57,10 +68,20 @@ class Recipe:
     byte_fallback: bool = False
     # sentencepiece only: share of characters the alphabet must cover (rarer ones become <unk> or bytes).
     character_coverage: float = 0.9995
+    # sentencepiece only: collapse runs of whitespace into one space and strip the ends (T5's setting; it
+    # loses text, so it is off: Llama's tokenizer keeps every space too).
+    remove_extra_whitespaces: bool = False
+    # byte-level BPE (hf, rustbpe): the regex that cuts words, `gpt2` or `gpt4` (None: gpt2 for hf, gpt4 for rustbpe).
+    split_pattern: str | None = None
     # hf only: a pair must occur this often to be merged (BPE, WordPiece).
     min_frequency: int = 2
     # hf WordPiece only: the unknown token (must be one of special_tokens); Unigram: optional.
     unk_token: str | None = None
+    # The roles transformers reads from tokenizer_config.json (each one of special_tokens, or a sentencepiece
+    # builtin). None: eos is the separator; bos is <s> for sentencepiece, else the separator; pad is eos.
+    bos_token: str | None = None
+    eos_token: str | None = None
+    pad_token: str | None = None
     # source name -> weight; None: every source found, in its natural proportions.
     sources: dict[str, float] | None = None
     max_chars: int = 1_000_000_000
@@ -84,7 +105,60 @@ class Recipe:
 
     @property
     def byte_level(self) -> bool:
-        return self.library == "hf" and self.pre_tokenization == "byte_level"
+        return self.library in ("hf", "rustbpe") and self.pre_tokenization == "byte_level"
+
+    def roles(self) -> dict[str, str]:
+        """bos, eos, pad and unk tokens as transformers declares them. unk: the model's unknown token; byte-level
+        BPE has none (every byte is a token), so it names the separator, as GPT-2's files do: no text maps to it."""
+        sp = self.library == "sentencepiece"
+        eos = self.eos_token or self.separator
+        return {
+            "bos_token": self.bos_token or ("<s>" if sp else self.separator),
+            "eos_token": eos,
+            "pad_token": self.pad_token or eos,
+            "unk_token": self.unk_token or ("<unk>" if sp else self.separator),
+        }
+
+    def text_changes(self) -> list[str]:
+        """What `decode(encode(text))` changes in a text, in words; empty: it gives the text back exactly."""
+        if self.library == "sentencepiece":
+            return _sentencepiece_changes(self)
+        if self.byte_level and self.normalization == "none":
+            return []
+        changes = [NORMALIZER_CHANGES[self.normalization]] if self.normalization != "none" else []
+        if self.pre_tokenization in ("whitespace_punct", "whitespace"):
+            changes.append("whitespace is not kept: decoding joins words with one space (runs of spaces, tabs and "
+                           "newlines become one space" + (", and spaces appear around punctuation" if
+                                                          self.pre_tokenization == "whitespace_punct" else "") + ")")
+        if self.pre_tokenization == "metaspace":
+            changes.append("the character ▁ (U+2581, the space marker) comes back as a space; a space at the "
+                           "start of the text is dropped")
+        if not self.byte_level:
+            changes.append(f"characters not in the vocabulary become {self.unk_token or 'nothing (they are dropped)'}")
+        return changes
+
+
+NORMALIZER_CHANGES = {
+    "nfc": "Unicode NFC: decomposed characters are composed (e + U+0301 becomes é)",
+    "nfkc": "Unicode NFKC: compatibility characters are folded (ﬁ becomes fi, full-width Ａ becomes A, ² becomes 2, "
+            "a no-break space becomes a space)",
+    "nmt_nfkc": "Unicode NFKC (ﬁ becomes fi, full-width Ａ becomes A, ² becomes 2), plus sentencepiece's nmt rules: "
+                "control characters (tab, newline, carriage return included) are removed or become spaces, and "
+                "other space characters become a space",
+    "bert": "BERT's normaliser: control characters removed, every whitespace character becomes a space, spaces "
+            "put around CJK characters, text lowercased and accents stripped (é becomes e)",
+}
+
+
+def _sentencepiece_changes(r: "Recipe") -> list[str]:
+    changes = [NORMALIZER_CHANGES[r.normalization]] if r.normalization != "none" else []
+    if r.remove_extra_whitespaces:
+        changes.append("runs of whitespace become one space, and spaces at the start and end are removed")
+    changes.append("the character ▁ (U+2581, sentencepiece's space marker) comes back as a space")
+    if not r.byte_fallback:
+        changes.append("characters outside the vocabulary (rarer than character_coverage) become <unk>; "
+                       "newlines, never in a training sentence, are among them")
+    return changes
 
 
 def _fail(where: str, key: str, message: str) -> None:
@@ -109,6 +183,13 @@ def check(recipe: Recipe, where: str = "recipe") -> Recipe:
         _fail(where, "pre_tokenization", f"byte_level goes with model bpe, not {r.model}")
     if r.byte_fallback and r.library != "sentencepiece":
         _fail(where, "byte_fallback", "is a sentencepiece option (byte-level BPE never needs it)")
+    if r.remove_extra_whitespaces and r.library != "sentencepiece":
+        _fail(where, "remove_extra_whitespaces", "is a sentencepiece option")
+    if r.split_pattern is None and r.byte_level:
+        r.split_pattern = DEFAULT_SPLIT_PATTERN[r.library]
+    if r.split_pattern is not None and (not r.byte_level or r.split_pattern not in SPLIT_PATTERNS):
+        _fail(where, "split_pattern", f"{r.split_pattern!r}: byte-level BPE accepts {list(SPLIT_PATTERNS)}; "
+                                      "other models take none")
     if not isinstance(r.vocab_size, int) or r.vocab_size < 2:
         _fail(where, "vocab_size", f"expected a whole number >= 2, got {r.vocab_size!r}")
     if not isinstance(r.special_tokens, list) or not r.special_tokens or not all(
@@ -123,6 +204,11 @@ def check(recipe: Recipe, where: str = "recipe") -> Recipe:
         _fail(where, "unk_token", f"{r.unk_token!r} must also be in special_tokens {r.special_tokens}")
     if r.library == "sentencepiece" and r.separator in SENTENCEPIECE_BUILTINS[:1]:
         _fail(where, "special_tokens", "the first special token separates documents; it cannot be <unk>")
+    known = r.special_tokens + list(SENTENCEPIECE_BUILTINS if r.library == "sentencepiece" else ())
+    for key in ("bos_token", "eos_token", "pad_token"):
+        value = getattr(r, key)
+        if value is not None and value not in known:
+            _fail(where, key, f"{value!r} must be one of {known} (add it to special_tokens)")
     if not 0.0 < r.character_coverage <= 1.0:
         _fail(where, "character_coverage", f"expected a number in (0, 1], got {r.character_coverage!r}")
     if not isinstance(r.min_frequency, int) or r.min_frequency < 0:

@@ -3,16 +3,18 @@
     card = train_tokenizer("tokenizer_training/bpe-32k.yaml", ["run/data"], "tok/")
 
 `tok/` then holds:
-    tokenizer.json      HF tokenizers (library: hf); loads in `tokenizers.Tokenizer.from_file` and
-                        `transformers.PreTrainedTokenizerFast(tokenizer_file=...)`
+    tokenizer.json      every library (sentencepiece's converted, `hf_files`); loads in `tokenizers`, and with
+    tokenizer_config.json, special_tokens_map.json   in transformers' AutoTokenizer (4.40+ and 5.x)
     tokenizer.model     sentencepiece (library: sentencepiece); loads in `sentencepiece.SentencePieceProcessor`
+    tokenizer.tiktoken  byte-level BPE (hf, rustbpe): tiktoken's format (`export.load_tiktoken`)
     token_bytes.npy     int32, the UTF-8 length in bytes of every token id (special tokens 0), for bits per byte
-    card.json           recipe, inputs, documents and characters per source, vocabulary, versions, time_s
+    card.json           recipe, inputs, documents and characters per source, vocabulary, what decoding changes
+                        in a text (round_trip, text_changes), special token roles, versions, time_s
     heldout.json        {source: [held-out document ids]}, the documents the report measures on
 
-Text reaches the trainer streamed (`curate.tokenizer.corpus`): memory holds the sample the trainer itself
-keeps (word counts for HF, sentences for sentencepiece), never the corpus. The same recipe, inputs and seed
-give the same tokenizer file bytes.
+Text reaches the trainer streamed (`curate.tokenizer.corpus`): memory holds what the trainer itself keeps
+(the word-count table for HF and rustbpe, the sampled sentences for sentencepiece), never the corpus. The same
+recipe, inputs and seed give the same tokenizer file bytes.
 """
 
 import io
@@ -25,8 +27,13 @@ from typing import Iterator
 
 import numpy as np
 
+from curate.tokenizer import byte_level
+from curate.tokenizer.byte_level import bytes_to_unicode
 from curate.tokenizer.corpus import HELDOUT_RULE, pieces, plan, sampled_texts
+from curate.tokenizer.export import write_tiktoken
+from curate.tokenizer.hf_files import save_tokenizer_json, sentencepiece_to_hf, write_transformers_config
 from curate.tokenizer.recipe import SENTENCEPIECE_BUILTINS, Recipe, load_recipe
+from curate.tokenizer.rust_bpe import train_rustbpe
 
 # HF trainers take text in pieces of at most this many characters, cut at a newline or a space, so that a
 # book or a 1 MB page is never one Python string handed across at once; words are never cut.
@@ -38,20 +45,6 @@ SP_MAX_SENTENCE_BYTES = 16_384
 
 
 # --- HF tokenizers ---------------------------------------------------------------------------------------
-
-
-def bytes_to_unicode() -> dict[int, str]:
-    """GPT-2's byte-level alphabet: every byte value -> one printable character. Printable Latin-1 bytes
-    stand for themselves; the others are moved to the code points from 256 upward, in byte order."""
-    keep = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
-    mapping, extra = {}, 0
-    for b in range(256):
-        if b in keep:
-            mapping[b] = chr(b)
-        else:
-            mapping[b] = chr(256 + extra)
-            extra += 1
-    return mapping
 
 
 def build_hf(recipe: Recipe):
@@ -72,7 +65,7 @@ def build_hf(recipe: Recipe):
         "bert": normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, lowercase=True),
     }[r.normalization]
     tok.pre_tokenizer = {
-        "byte_level": pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
+        "byte_level": byte_level.pre_tokenizer(r) if r.byte_level else None,
         "whitespace_punct": pre_tokenizers.BertPreTokenizer(),
         "whitespace": pre_tokenizers.WhitespaceSplit(),
         "metaspace": pre_tokenizers.Metaspace(),
@@ -149,7 +142,7 @@ def canonical_wordpiece(tok, recipe: Recipe):
     return tok
 
 
-def train_hf(recipe: Recipe, texts: Iterator[str], out_dir: Path) -> dict:
+def train_hf(recipe: Recipe, texts: Iterator[str], out_dir: Path):
     tok, trainer = build_hf(recipe)
     tok.train_from_iterator(hf_batches(texts), trainer=trainer)
     if recipe.model == "wordpiece":
@@ -160,10 +153,18 @@ def train_hf(recipe: Recipe, texts: Iterator[str], out_dir: Path) -> dict:
             f"vocab_size: {recipe.vocab_size} is smaller than the {trained} tokens the trainer must keep "
             f"(the sample's alphabet plus {len(recipe.special_tokens)} special tokens); use at least {trained}"
         )
-    tok.save(str(out_dir / "tokenizer.json"))
+    save_tokenizer_json(tok, out_dir / "tokenizer.json")
+    return tok
+
+
+def hf_outputs(tok, recipe: Recipe, out_dir: Path) -> dict:
+    """token_bytes.npy (and tokenizer.tiktoken for byte-level BPE) from a trained HF or rustbpe tokenizer."""
     np.save(out_dir / "token_bytes.npy", hf_token_bytes(tok, recipe))
-    return {"file": "tokenizer.json", "vocab_size": trained,
-            "special_token_ids": {t: tok.token_to_id(t) for t in recipe.special_tokens}}
+    out = {"file": "tokenizer.json", "vocab_size": tok.get_vocab_size(with_added_tokens=True),
+           "special_token_ids": {t: tok.token_to_id(t) for t in recipe.special_tokens}}
+    if recipe.byte_level:
+        out["tiktoken"] = write_tiktoken(out_dir, tok, recipe)
+    return out
 
 
 # --- sentencepiece ---------------------------------------------------------------------------------------
@@ -207,6 +208,12 @@ def train_sentencepiece(recipe: Recipe, texts: Iterator[str], out_dir: Path) -> 
             character_coverage=r.character_coverage,
             byte_fallback=r.byte_fallback,
             normalization_rule_name={"none": "identity"}.get(r.normalization, r.normalization),
+            # Text comes back as it was: every space kept (runs of spaces, code indentation), no dummy space
+            # put before the text (it would stand out at every cut of a long document encoded in pieces),
+            # pieces made only of spaces allowed (indentation), as Llama's tokenizer is trained.
+            remove_extra_whitespaces=r.remove_extra_whitespaces,
+            add_dummy_prefix=False,
+            allow_whitespace_only_pieces=True,
             control_symbols=[t for t in r.special_tokens if t not in SENTENCEPIECE_BUILTINS],
             max_sentence_length=SP_MAX_SENTENCE_BYTES,
             input_sentence_size=0,  # every sentence given: the budget already sampled them
@@ -221,6 +228,7 @@ def train_sentencepiece(recipe: Recipe, texts: Iterator[str], out_dir: Path) -> 
     os.replace(tmp, out_dir / "tokenizer.model")
     sp = spm.SentencePieceProcessor(model_file=str(out_dir / "tokenizer.model"))
     np.save(out_dir / "token_bytes.npy", sp_token_bytes(sp))
+    save_tokenizer_json(sentencepiece_to_hf(out_dir / "tokenizer.model", r), out_dir / "tokenizer.json")
     return {"file": "tokenizer.model", "vocab_size": sp.get_piece_size(),
             "special_token_ids": {t: sp.piece_to_id(t) for t in r.special_tokens}}
 
@@ -263,7 +271,7 @@ def library_versions() -> dict:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
-    for dist in ("curate", "tokenizers", "sentencepiece"):
+    for dist in ("curate", "tokenizers", "sentencepiece", "rustbpe"):
         try:
             out[dist] = version(dist)
         except PackageNotFoundError:
@@ -275,6 +283,15 @@ def _sampled(inputs, recipe, plans, counted: dict) -> Iterator[str]:
     for source, text in sampled_texts(inputs, recipe, plans):
         counted[source] = counted.get(source, 0) + len(text)
         yield text
+
+
+def round_trip(recipe: Recipe) -> str:
+    changes = recipe.text_changes()
+    if not changes:
+        return "exact"
+    if len(changes) == 1 and "U+2581" in changes[0]:
+        return "exact, except the character ▁ (U+2581), which comes back as a space"
+    return "changes the text (see text_changes)"
 
 
 def write_json(path: Path, payload) -> None:
@@ -305,7 +322,15 @@ def train_tokenizer(recipe: "str | dict | Recipe", inputs: list[str], out_dir: s
     out.mkdir(parents=True, exist_ok=True)
     counted: dict[str, int] = {}
     texts = _sampled(inputs, recipe, plans, counted)
-    trained = (train_hf if recipe.library == "hf" else train_sentencepiece)(recipe, texts, out)
+    extra = {}
+    if recipe.library == "sentencepiece":
+        trained = train_sentencepiece(recipe, texts, out)
+    elif recipe.library == "rustbpe":
+        tok, extra["rustbpe"] = train_rustbpe(recipe, texts, out)
+        trained = hf_outputs(tok, recipe, out)
+    else:
+        trained = hf_outputs(train_hf(recipe, texts, out), recipe, out)
+    roles = write_transformers_config(out, recipe)
     for s, p in plans.items():  # what reached the trainer, counted on the way, must be what was planned
         assert counted.get(s, 0) == p.sampled_chars, f"{s}: planned {p.sampled_chars} chars, fed {counted.get(s, 0)}"
     write_json(out / "heldout.json", {s: sorted(p.heldout_ids) for s, p in plans.items()})
@@ -327,6 +352,14 @@ def train_tokenizer(recipe: "str | dict | Recipe", inputs: list[str], out_dir: s
         "heldout": {"fraction": recipe.holdout_fraction, "rule": HELDOUT_RULE,
                     "documents": sum(p.heldout_docs for p in plans.values())},
         "min_vocab_size": need,
+        # What decode(encode(text)) gives back, in words (empty: exactly the text).
+        "round_trip": round_trip(recipe),
+        "text_changes": recipe.text_changes(),
+        "special_token_roles": roles,
+        "transformers": {"files": ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"],
+                         "load": "AutoTokenizer.from_pretrained(folder) or PreTrainedTokenizerFast.from_pretrained(folder)"},
+        **({"tiktoken": trained["tiktoken"]} if "tiktoken" in trained else {}),
+        **extra,
         # HF's Unigram trainer sums floats in hash-map order: its scores differ in the last digits from run to
         # run (measured); every other model here gives the same file bytes for the same recipe and inputs.
         "deterministic": not (recipe.library == "hf" and recipe.model == "unigram"),
