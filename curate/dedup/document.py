@@ -156,11 +156,8 @@ def signature_file(path: str, k: int, work: Path, config: MinhashConfig) -> dict
             if batch.column("id").null_count:
                 raise _null_id(path, row, cols["id"])
             ids.append(batch.column("id"))
-            for source in set(cols.get("source", ())) - {None}:  # a folder of OUT/data in stage 4
-                try:
-                    check_name(source, f"{path}: column `source`")
-                except ValueError as e:
-                    raise DedupError(str(e)) from None
+            for source in set(cols.get("source", ())) - {None}:  # a folder of OUT/data in stage 4: ValueError if unsafe
+                check_name(source, f"{path}: column `source`")
             sets = []
             for i, (doc_id, text) in enumerate(zip(cols["id"], cols["text"]), start=row):
                 text = text or ""
