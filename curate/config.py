@@ -9,8 +9,10 @@ readers:
 steps:
   - html_extract: {timeout: 5}
   - length_filter: {min_words: 50}
+  - minhash_dedup: {threshold: 0.8}     # a barrier: the runner splits the recipe into passes (curate.recipe)
 writer:
   parquet: {max_file_size: 1073741824}
+slurm: {partition: cpu, time: "04:00:00"}  # only for --executor slurm
 ```
 
 Relative paths are taken relative to the config file, never to the working directory. `{name}` in a string
@@ -73,19 +75,22 @@ STEPS = Registry({
     "pii": "curate.pii.scrubber:PIIScrubber",
     "sentence_dedup": "curate.dedup.sentence:SentenceDedup",
     "dataset_dedup": "curate.dedup.dataset:DatasetDedup",
+    # barriers: the recipe runner ends a pass before them (curate.recipe)
+    "minhash_dedup": "curate.dedup.document:MinhashDedup",
+    "tokenize": "curate.tokenizer.shards:Tokenize",
 })
 WRITERS = Registry({"parquet": "curate.io.writer:ShardWriter"})
 
 
-def _readers() -> Mapping:
+def reader_classes() -> Mapping:
     return READERS
 
 
-def _steps() -> Mapping:
+def step_classes() -> Mapping:
     return STEPS
 
 
-def _writers() -> Mapping:
+def writer_classes() -> Mapping:
     return WRITERS
 
 
@@ -96,6 +101,7 @@ class PipelineConfig:
     readers: list[tuple[str, dict]]
     steps: list[tuple[str, dict]]
     writer: tuple[str, dict]
+    slurm: dict | None = None  # SlurmPipelineExecutor's options for `--executor slurm` (curate.executors)
 
 
 def _entry(item, where: str, noun: str, registry: dict, file: Path, reserved: tuple = ()) -> tuple[str, dict]:
@@ -169,7 +175,7 @@ def check_types(cls, args: dict, where: str) -> None:
 
 
 # Step arguments that name a file: taken relative to the config file like the readers' paths.
-FILE_ARGUMENTS = ("model_path", "block_domains", "block_urls", "allow_domains")
+FILE_ARGUMENTS = ("model_path", "block_domains", "block_urls", "allow_domains", "tokenizer")
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -209,14 +215,14 @@ def load_config(path: str | Path, variables: dict[str, str] | None = None) -> Pi
         raise ConfigError(f"{path}: not valid YAML{where}: {getattr(e, 'problem', None) or e}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping with readers, steps and writer")
-    if unknown := sorted(set(raw) - {"name", "readers", "steps", "writer"}):
-        raise ConfigError(f"{path}: unknown top-level key(s) {unknown}; expected name, readers, steps, writer")
+    if unknown := sorted(set(raw) - {"name", "readers", "steps", "writer", "slurm"}):
+        raise ConfigError(f"{path}: unknown top-level key(s) {unknown}; expected name, readers, steps, writer, slurm")
     readers = raw.get("readers") or []
     if not readers:
         raise ConfigError(f"{path}: `readers` must list at least one reader")
-    readers = [_entry(r, f"readers[{i}]", "reader", _readers(), path) for i, r in enumerate(readers)]
-    steps = [_entry(s, f"steps[{i}]", "step", _steps(), path, reserved=("sources",)) for i, s in enumerate(raw.get("steps") or [])]
-    for section, entries, registry in (("readers", readers, _readers()), ("steps", steps, _steps())):
+    readers = [_entry(r, f"readers[{i}]", "reader", reader_classes(), path) for i, r in enumerate(readers)]
+    steps = [_entry(s, f"steps[{i}]", "step", step_classes(), path, reserved=("sources",)) for i, s in enumerate(raw.get("steps") or [])]
+    for section, entries, registry in (("readers", readers, reader_classes()), ("steps", steps, step_classes())):
         for i, (kind, args) in enumerate(entries):
             where = f"{path}: {section}[{i}] ({kind})"
             for key, value in args.items():
@@ -233,11 +239,14 @@ def load_config(path: str | Path, variables: dict[str, str] | None = None) -> Pi
         only = args.get("sources")
         if only is not None and (not isinstance(only, list) or not set(only) <= set(sources)):
             raise ConfigError(f"{path}: steps[{i}] ({kind}): `sources` must list reader sources {sources}, got {only!r}")
-    writer = _entry(raw.get("writer") or "parquet", "writer", "writer", _writers(), path)
-    check_types(_writers()[writer[0]], writer[1], f"{path}: writer ({writer[0]})")
+    writer = _entry(raw.get("writer") or "parquet", "writer", "writer", writer_classes(), path)
+    check_types(writer_classes()[writer[0]], writer[1], f"{path}: writer ({writer[0]})")
     if len(set(sources)) != len(sources):
         raise ConfigError(f"{path}: each reader needs its own `source`; got {sources}")
-    return PipelineConfig(raw.get("name") or path.stem, path, readers, steps, writer)
+    from curate.executors import check_slurm_options
+
+    slurm = check_slurm_options(raw.get("slurm"), f"{path}: slurm")
+    return PipelineConfig(raw.get("name") or path.stem, path, readers, steps, writer, slurm)
 
 
 def resolve_path(value: str, base: Path) -> str:
@@ -256,52 +265,9 @@ def override_inputs(config: PipelineConfig, inputs: dict[str, str]) -> None:
         by_source[source]["path"] = resolve_path(value, Path.cwd())
 
 
-def build_pipeline(config: PipelineConfig, out: str) -> list:
-    """Instantiate the steps, naming each stage and pointing it at OUT/removed/ or OUT/quarantine/."""
-    stages, names = [], set()
-    for kind, args in config.steps:
-        args = dict(args)
-        sources = args.pop("sources", None)
-        name, i = kind, 2
-        while name in names:
-            name, i = f"{kind}_{i}", i + 1
-        names.add(name)
-        stages.append((name, sources, _build(_steps()[kind], args, f"{config.path}: step {name}")))
-    scrub, needs_scrub = record_scrubber(config, stages)
-    pipeline = []
-    for kind, args in config.readers:
-        reader = _build(_readers()[kind], args, f"{config.path}: reader {kind} ({args['source']})")
-        reader.attach(f"read_{args['source']}", f"{out}/quarantine", scrub)
-        pipeline.append(reader)
-    for i, (name, sources, step) in enumerate(stages):
-        step.attach(name, f"{out}/removed/{name}", sources, scrub if needs_scrub[i] else None)
-        pipeline.append(step)
-    kind, args = config.writer
-    pipeline.append(_build(_writers()[kind], {"output_folder": f"{out}/data", **args}, f"{config.path}: writer"))
-    return pipeline
-
-
-def _build(cls, args: dict, where: str):
+def build_entry(cls, args: dict, where: str):
     """`cls(**args)`; a value the constructor refuses becomes a ConfigError naming the entry."""
     try:
         return cls(**args)
     except (ValueError, TypeError, FileNotFoundError) as e:
         raise ConfigError(f"{where}: {e}") from None
-
-
-def record_scrubber(config: PipelineConfig, stages: list) -> tuple:
-    """(scrub, [does stage i need it]) for the removed/ and quarantine/ records of a pipeline with a `pii` step.
-
-    A pipeline that scrubs PII should leave no raw PII anywhere in OUT, but what a reader quarantines or a
-    stage removes before the `pii` step never reaches it (and neither do the documents of sources it is not
-    applied to). So those records pass through the same scrubber, with the step's own recognizers,
-    operators, allow list and salt, before they are written. Stages after a `pii` step that sees every
-    source get already scrubbed text; the `pii` step itself removes nothing. Its `scrub_text` counts nothing:
-    the step's stats stay those of the documents it scrubbed. Without a `pii` step: (None, all False).
-    """
-    at = next((i for i, (kind, _) in enumerate(config.steps) if kind == "pii"), None)
-    if at is None:
-        return None, [False] * len(stages)
-    every_source = config.steps[at][1].get("sources") is None
-    needs = [i < at or (i > at and not every_source) for i in range(len(stages))]
-    return stages[at][2], needs

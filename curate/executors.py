@@ -1,6 +1,9 @@
-"""datatrove executors for `curate run`: local processes (default) or Ray (a local instance or a cluster)."""
+"""datatrove executors, the one way curate runs parallel work: local processes (default), Ray (a local instance
+or a cluster) or Slurm (one array job per job of a recipe, each depending on the one before)."""
 
 import os
+import sys
+from pathlib import Path
 
 from curate.config import ConfigError
 
@@ -56,7 +59,44 @@ def check_parallelism(tasks: int, workers: int) -> None:
         raise ConfigError(f"--tasks and --workers must be at least 1 (got tasks={tasks}, workers={workers})")
 
 
-def make_executor(kind: str, pipeline: list, tasks: int, workers: int, logging_dir: str, ray_address: str | None):
+# The options of datatrove's SlurmPipelineExecutor a recipe (`slurm:`) or `--slurm KEY=VALUE` may set, with
+# their types; partition and time are required.
+SLURM_OPTIONS = {"partition": str, "time": str, "cpus_per_task": int, "mem_per_cpu_gb": int, "qos": str,
+                 "sbatch_args": dict, "env_command": str, "condaenv": str, "venv_path": str, "max_array_size": int,
+                 "tasks_per_job": int, "slurm_logs_folder": str, "mail_type": str, "mail_user": str}
+
+
+def check_slurm_options(options: dict | None, where: str) -> dict | None:
+    if options is None:
+        return None
+    if not isinstance(options, dict):
+        raise ConfigError(f"{where}: expected a mapping of SlurmPipelineExecutor options, got {options!r}")
+    for key, value in options.items():
+        if key not in SLURM_OPTIONS:
+            raise ConfigError(f"{where}: unknown option {key!r}; accepted: {sorted(SLURM_OPTIONS)}")
+        if not isinstance(value, SLURM_OPTIONS[key]) or isinstance(value, bool):
+            raise ConfigError(f"{where}.{key}: expected {SLURM_OPTIONS[key].__name__}, got {value!r}")
+    return options
+
+
+def slurm_executor(pipeline: list, tasks: int, workers: int, logging_dir: str, options: dict | None, depends,
+                   job_name: str):
+    from datatrove.executor import SlurmPipelineExecutor
+
+    options = dict(options or {})
+    if missing := [k for k in ("partition", "time") if k not in options]:
+        raise ConfigError(f"--executor slurm needs {' and '.join(missing)}: `slurm: {{partition: ..., time: ...}}` "
+                          "in the recipe, or --slurm partition=NAME --slurm time=HH:MM:SS")
+    # the jobs run in this Python environment unless told otherwise
+    activate = Path(sys.prefix) / "bin" / "activate"
+    if not {"venv_path", "condaenv", "env_command"} & set(options) and activate.exists():
+        options["venv_path"] = str(activate)
+    return SlurmPipelineExecutor(pipeline, tasks=tasks, workers=workers, logging_dir=logging_dir, job_name=job_name,
+                                 depends=depends, **options)
+
+
+def make_executor(kind: str, pipeline: list, tasks: int, workers: int, logging_dir: str, ray_address: str | None = None,
+                  slurm: dict | None = None, depends=None, job_name: str = "curate"):
     check_parallelism(tasks, workers)
     quiet_task_tracebacks()
     if kind == "local":
@@ -73,4 +113,16 @@ def make_executor(kind: str, pipeline: list, tasks: int, workers: int, logging_d
         return RayPipelineExecutor(
             pipeline, tasks=tasks, workers=workers, logging_dir=logging_dir, mem_per_cpu_gb=mem_per_cpu_gb
         )
-    raise ConfigError(f"--executor {kind!r}: expected local or ray")
+    if kind == "slurm":
+        return slurm_executor(pipeline, tasks, workers, logging_dir, slurm, depends, job_name)
+    raise ConfigError(f"--executor {kind!r}: expected local, ray or slurm")
+
+
+def run_job(pipeline: list, tasks: int, workers: int, logging_dir: str) -> None:
+    """One job on local processes, for the commands that are one job of a recipe run on their own (`curate
+    tokenize`, `curate dedup sentences`); raises when a task did not complete."""
+    ex = make_executor("local", pipeline, tasks, workers, logging_dir)
+    ex.run()
+    if incomplete := ex.get_incomplete_ranks(range(tasks)):
+        raise RuntimeError(f"{pipeline[0].name}: tasks {incomplete} did not complete; see {logging_dir}/logs and run "
+                           "again to resume")

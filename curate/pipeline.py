@@ -1,8 +1,13 @@
-"""`curate run`: a pipeline config -> datatrove executor -> OUT/{data,removed,quarantine,logs}, stats.json.
+"""`curate run`: a recipe -> its jobs (curate.recipe) -> datatrove executors -> OUT/{data,removed,quarantine,
+logs,index,passes}, stats.json.
 
-Resuming: run the same command again with the same OUT. datatrove's completion markers skip the tasks that
-finished; a task killed mid-way runs again from its start and overwrites its files with the same bytes.
-A rerun with another config, other inputs or another task count would mix two runs, so it is refused.
+Resuming: run the same command again with the same OUT. Every job has its own completion markers under
+OUT/logs/<job>/: finished jobs and finished tasks are skipped, a task killed mid-way runs again from its start
+and overwrites its files with the same bytes. A rerun with another config, other inputs or another task count
+would mix two runs, so it is refused.
+
+On Slurm every job is submitted at once, each an array job that depends on the one before; the last job
+writes stats.json. The command returns once they are submitted.
 """
 
 import hashlib
@@ -11,32 +16,36 @@ import shutil
 import time
 from pathlib import Path
 
-from curate.config import ConfigError, build_pipeline, load_config, override_inputs
+from datatrove.pipeline.base import PipelineStep
+
+from curate.config import ConfigError, PipelineConfig, load_config, override_inputs
 from curate.executors import check_parallelism, make_executor
+from curate.io.files import write_json_atomic
 from curate.io.paths import check_output_folder, is_remote
-from curate.stats import check_conservation, merge_rank_stats, summarize
+from curate.recipe import Job, plan_recipe
+from curate.stats import check_conservation, merge_rank_stats, summarize_pass, summarize_recipe
 
 
 class RunError(RuntimeError):
     pass
 
 
-def _input_listing(pipeline: list) -> list:
+def _input_listing(readers: list) -> list:
     """(source, file, size) of every input file: a rerun over inputs that changed since (a file fixed, added or
     cut) would mix two runs, since finished tasks keep what they wrote from the old files."""
     from curate.io.reader import SourceReader
 
     listing = []
-    for reader in pipeline:
+    for reader in readers:
         if isinstance(reader, SourceReader):
             for path in reader.data_folder.list_files(recursive=reader.recursive, glob_pattern=reader.glob_pattern):
                 listing.append((reader.source, path, reader.data_folder.size(path)))
     return listing
 
 
-def _fingerprint(config, tasks: int, pipeline: list) -> dict:
+def _fingerprint(config: PipelineConfig, tasks: int, jobs: list[Job]) -> dict:
     spec = {"readers": config.readers, "steps": config.steps, "writer": config.writer, "tasks": tasks,
-            "inputs": _input_listing(pipeline)}
+            "inputs": _input_listing(jobs[0].steps)}
     digest = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
     return {"config": str(config.path), "tasks": tasks, "fingerprint": digest}
 
@@ -57,7 +66,84 @@ def _prepare_out(out: Path, fingerprint: dict, overwrite: bool) -> None:
     elif out.exists() and any(out.iterdir()):
         raise RunError(f"{out} is not empty and holds no curate run; choose a new -o")
     out.mkdir(parents=True, exist_ok=True)
-    run_file.write_text(json.dumps(fingerprint, indent=2) + "\n")
+    write_json_atomic(run_file, fingerprint)
+
+
+class RecipeStats(PipelineStep):
+    """The last job of a recipe: every job's stats -> OUT/stats.json, and the conservation check (a failed
+    check fails this job, after stats.json is written, so the numbers can be read)."""
+
+    type = "curate"
+    name = "recipe stats"
+
+    def __init__(self, out: str, jobs: list[tuple[str, int, list]], about: dict):
+        super().__init__()
+        self.out, self.jobs, self.about = out, jobs, about
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        summary = recipe_summary(self.out, self.jobs)
+        summary.update(self.about)
+        try:
+            check_conservation(summary)
+        finally:
+            write_json_atomic(Path(self.out) / "stats.json", summary)
+        return iter(())
+
+
+def recipe_summary(out: str, jobs: list[tuple[str, int, list]]) -> dict:
+    passes, index = [], []
+    for name, tasks, funnel in jobs:
+        merged = merge_rank_stats(f"{out}/logs/{name}", tasks)
+        if funnel:
+            passes.append({"pass": name, **summarize_pass(funnel, merged)})
+        else:
+            labels = sum((m["labels"] for m in merged), start=type(merged[0]["labels"])()) if merged else {}
+            index.append({"job": name, "tasks": tasks, "time_s": round(sum(m["time_s"] for m in merged), 3),
+                          "counts": {k: int(v) for k, v in sorted(labels.items())}})
+    summary = summarize_recipe(passes)
+    summary["jobs"] = index + [{"job": p["pass"], "time_s": round(sum(s["time_s"] for s in p["stages"]), 3)}
+                               for p in passes]
+    return summary
+
+
+def run_recipe(config: PipelineConfig, out: str, executor: str = "local", tasks: int = 1, workers: int = 1,
+               ray_address: str | None = None, overwrite: bool = False, slurm: dict | None = None) -> dict:
+    """Run every job of a recipe on `executor`; returns the summary written to OUT/stats.json (on Slurm: the
+    submitted jobs, since they run later)."""
+    for kind, args in config.readers:
+        if not is_remote(args["path"]) and not Path(args["path"]).exists():
+            raise ConfigError(f"{config.path}: reader {kind} ({args['source']}): input path {args['path']} does not exist")
+    check_parallelism(tasks, workers)
+    out_dir = check_output_folder(out, [args["path"] for _, args in config.readers])
+    jobs = plan_recipe(config, str(out_dir), tasks)
+    fingerprint = _fingerprint(config, tasks, jobs)
+    _prepare_out(out_dir, fingerprint, overwrite)
+    about = {"pipeline": config.name, **fingerprint, "executor": executor}
+    jobs.append(Job("stats", [RecipeStats(str(out_dir), [(j.name, j.tasks, j.funnel) for j in jobs], about)], 1))
+
+    start = time.monotonic()
+    previous = None
+    for job in jobs:
+        logging_dir = f"{out_dir}/logs/{job.name}"
+        ex = make_executor(executor, job.steps, job.tasks, workers, logging_dir, ray_address, slurm=slurm,
+                           depends=previous, job_name=f"{config.name}-{job.name}")
+        if executor == "slurm":  # submitted together at the end, each depending on the one before
+            previous = ex
+            continue
+        ex.run()
+        # datatrove's Ray executor only logs "Only k/n tasks completed"; a run with a failed task must fail.
+        if incomplete := ex.get_incomplete_ranks(range(job.tasks)):
+            if job.name == "stats" and (out_dir / "stats.json").exists():
+                check_conservation(json.loads((out_dir / "stats.json").read_text()))  # raises with the reasons
+            raise RunError(f"job {job.name}: tasks {incomplete} did not complete; see {logging_dir}/logs/ and run "
+                           "the same command to resume")
+    if executor == "slurm":
+        previous.run()
+        return {**about, "submitted": [j.name for j in jobs], "logs": f"{out_dir}/logs"}
+    summary = json.loads((out_dir / "stats.json").read_text())
+    summary["wall_s"] = round(time.monotonic() - start, 2)
+    write_json_atomic(out_dir / "stats.json", summary)
+    return summary
 
 
 def run_pipeline(
@@ -70,30 +156,10 @@ def run_pipeline(
     inputs: dict[str, str] | None = None,
     overwrite: bool = False,
     variables: dict[str, str] | None = None,
+    slurm: dict | None = None,
 ) -> dict:
+    """`curate run CONFIG -o OUT`: load the recipe, replace inputs, run it (see run_recipe)."""
     config = load_config(config_path, variables)
     override_inputs(config, inputs or {})
-    for kind, args in config.readers:
-        if not is_remote(args["path"]) and not Path(args["path"]).exists():
-            raise ConfigError(f"{config.path}: reader {kind} ({args['source']}): input path {args['path']} does not exist")
-    check_parallelism(tasks, workers)
-    out_dir = check_output_folder(out, [args["path"] for _, args in config.readers])
-    pipeline = build_pipeline(config, str(out_dir))
-    fingerprint = _fingerprint(config, tasks, pipeline)
-    _prepare_out(out_dir, fingerprint, overwrite)
-
-    logging_dir = str(out_dir / "logs")
-    start = time.monotonic()
-    ex = make_executor(executor, pipeline, tasks, workers, logging_dir, ray_address)
-    ex.run()
-    # datatrove's Ray executor only logs "Only k/n tasks completed"; a run with a failed task must fail.
-    if incomplete := ex.get_incomplete_ranks(range(tasks)):
-        raise RunError(f"tasks {incomplete} did not complete; see {logging_dir}/logs/ and run the same command to resume")
-
-    summary = summarize(pipeline, merge_rank_stats(logging_dir, tasks))
-    summary.update({"pipeline": config.name, **fingerprint, "executor": executor, "wall_s": round(time.monotonic() - start, 2)})
-    try:
-        check_conservation(summary)
-    finally:
-        (out_dir / "stats.json").write_text(json.dumps(summary, indent=2) + "\n")
-    return summary
+    return run_recipe(config, out, executor=executor, tasks=tasks, workers=workers, ray_address=ray_address,
+                      overwrite=overwrite, slurm=slurm or config.slurm)

@@ -133,3 +133,38 @@ class Stage(PipelineStep):
             self.stat_update("kept")
             self.stat_update("chars_out", value=len(result.text))
             yield result
+
+
+class Barrier:
+    """A step that needs every document of the pass before it: document-level MinHash dedup, a corpus-wide
+    index of repeated lines or paragraphs, token shards.
+
+    The recipe runner (curate.recipe) ends a pass before it, runs its `index_jobs` over what that pass wrote
+    (datatrove steps, on the run's executor, each job after the one before), and starts the next pass with
+    its `apply_stage`, a Stage that removes or changes documents by the index. A barrier whose index jobs
+    can read through the apply stages of barriers just before it (`reads_through`) spares the recipe a
+    pass that would only apply those: the sentence index reads the corpus as MinHash dedup leaves it.
+    """
+
+    reads_through: bool = False
+
+    def index_jobs(self, inputs: list[str], work: str, pending: list[Stage], tasks: int) -> list[tuple[str, list, int]]:
+        """(job name, datatrove steps, tasks) that build the index under `work` from the parquet shards under
+        `inputs`, reading through the `pending` stages."""
+        raise NotImplementedError
+
+    def apply_stage(self, work: str) -> Stage:
+        raise NotImplementedError
+
+
+def survivors(docs, pending: list[Stage]):
+    """The documents that the `pending` stages keep (as they leave them), for an index job that reads a pass's
+    output as the next pass will see it. Nothing is logged or counted: the next pass does that."""
+    for doc in docs:
+        for stage in pending:
+            if stage.sources is None or doc.metadata.get("source") in stage.sources:
+                doc = stage.process(doc)
+                if isinstance(doc, Drop):
+                    break
+        else:
+            yield doc

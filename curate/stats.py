@@ -37,53 +37,29 @@ def _reasons(labels: Counter, prefix: str) -> dict:
     return {k[len(prefix) :]: int(v) for k, v in sorted(labels.items()) if k.startswith(prefix)}
 
 
-def summarize(pipeline: list, merged: list[dict]) -> dict:
-    """Turn merged stats into per-stage rows and totals, in pipeline order."""
-    from curate.io.reader import SourceReader
-    from curate.stage import Stage
-
+def summarize_pass(funnel: list[tuple], merged: list[dict]) -> dict:
+    """One pass's merged stats -> per-stage rows and totals, in pipeline order. `funnel` names the steps
+    (curate.recipe.Job.funnel): ("reader", stage, source), ("step", stage) or ("writer", folder)."""
     stages = []
-    for step, acc in zip(pipeline, merged):
+    for kind, acc in zip(funnel, merged, strict=True):
         labels, time_s = acc["labels"], round(acc["time_s"], 3)
-        if isinstance(step, SourceReader):
-            stages.append(
-                {
-                    "stage": step.stage_name,
-                    "kind": "reader",
-                    "source": step.source,
-                    "records": int(labels["records"]),
-                    "documents": int(labels["documents"]),
-                    "quarantined": int(labels["quarantined"]),
-                    "quarantine_reasons": _reasons(labels, "quarantined:"),
-                    "chars_out": int(labels["chars_out"]),
-                    "time_s": time_s,
-                }
-            )
-        elif isinstance(step, Stage):
-            stages.append(
-                {
-                    "stage": step.stage_name,
-                    "kind": "step",
-                    "in": int(labels["in"]),
-                    "kept": int(labels["kept"]),
-                    "removed": int(labels["removed"]),
-                    "passed_through": int(labels["passed_through"]),
-                    "removed_reasons": _reasons(labels, "removed:"),
-                    "chars_in": int(labels["chars_in"]),
-                    "chars_out": int(labels["chars_out"]),
-                    "time_s": time_s,
-                }
-            )
+        if kind[0] == "reader":
+            stages.append({
+                "stage": kind[1], "kind": "reader", "source": kind[2],
+                "records": int(labels["records"]), "documents": int(labels["documents"]),
+                "quarantined": int(labels["quarantined"]), "quarantine_reasons": _reasons(labels, "quarantined:"),
+                "chars_out": int(labels["chars_out"]), "time_s": time_s,
+            })
+        elif kind[0] == "step":
+            stages.append({
+                "stage": kind[1], "kind": "step",
+                "in": int(labels["in"]), "kept": int(labels["kept"]), "removed": int(labels["removed"]),
+                "passed_through": int(labels["passed_through"]), "removed_reasons": _reasons(labels, "removed:"),
+                "chars_in": int(labels["chars_in"]), "chars_out": int(labels["chars_out"]), "time_s": time_s,
+            })
         else:
-            stages.append(
-                {
-                    "stage": "write",
-                    "kind": "writer",
-                    "kept": int(labels["kept"]),
-                    "chars_out": int(labels["chars_out"]),
-                    "time_s": time_s,
-                }
-            )
+            stages.append({"stage": "write", "kind": "writer", "folder": kind[1], "kept": int(labels["kept"]),
+                           "chars_out": int(labels["chars_out"]), "time_s": time_s})
     readers = [s for s in stages if s["kind"] == "reader"]
     steps = [s for s in stages if s["kind"] == "step"]
     totals = {
@@ -95,8 +71,23 @@ def summarize(pipeline: list, merged: list[dict]) -> dict:
     return {"stages": stages, "totals": totals}
 
 
-def check_conservation(summary: dict) -> None:
-    """Raise when any document is unaccounted for; a failure here is a bug in curate, not in the data."""
+def summarize_recipe(passes: list[dict]) -> dict:
+    """The passes of a recipe (each a summarize_pass result with its "pass" name) -> every stage, tagged
+    with its pass, and the recipe's totals: records read by the first pass = kept by the last + removed and
+    quarantined in any pass."""
+    stages = [{"pass": p["pass"], **s} for p in passes for s in p["stages"]]
+    totals = {
+        "records": passes[0]["totals"]["records"],
+        "kept": passes[-1]["totals"]["kept"],
+        "removed": sum(p["totals"]["removed"] for p in passes),
+        "quarantined": sum(p["totals"]["quarantined"] for p in passes),
+    }
+    return {"passes": passes, "stages": stages, "totals": totals}
+
+
+def check_pass(summary: dict) -> list[str]:
+    """What does not add up in one pass: records = documents + quarantined per reader, in = kept + removed
+    per stage, each stage receiving what the one before passed, the writer writing what the last passed."""
     problems = []
     stages = summary["stages"]
     readers = [s for s in stages if s["kind"] == "reader"]
@@ -113,6 +104,19 @@ def check_conservation(summary: dict) -> None:
             flowing = s["kept"]
         elif s["kept"] != flowing:
             problems.append(f"writer wrote {s['kept']} documents, the last stage passed {flowing}")
+    return problems
+
+
+def check_conservation(summary: dict) -> None:
+    """Raise when any document is unaccounted for, in a pass, between passes (a pass reads back exactly what
+    the one before wrote) or in the whole recipe; a failure here is a bug in curate, not in the data."""
+    passes = summary.get("passes") or [summary]
+    problems = []
+    for i, p in enumerate(passes):
+        problems += [f"{p.get('pass', 'pass')}: {why}" for why in check_pass(p)]
+        if i and p["totals"]["records"] != passes[i - 1]["totals"]["kept"]:
+            problems.append(f"{p['pass']} read {p['totals']['records']} documents, {passes[i - 1]['pass']} wrote "
+                            f"{passes[i - 1]['totals']['kept']}")
     t = summary["totals"]
     if t["records"] != t["kept"] + t["removed"] + t["quarantined"]:
         problems.append(f"{t['records']} records != {t['kept']} kept + {t['removed']} removed + {t['quarantined']} quarantined")

@@ -171,8 +171,8 @@ def test_pipeline_leaks_no_raw_value(tmp_path, monkeypatch, evalset):
     from curate.pipeline import run_pipeline
     from helpers import kept_documents
 
-    steps = curate.config._steps()
-    monkeypatch.setattr(curate.config, "_steps", lambda: {**steps, "pii": PIIScrubber})
+    steps = curate.config.step_classes()
+    monkeypatch.setattr(curate.config, "step_classes", lambda: {**steps, "pii": PIIScrubber})
     docs = evalset[:200]
     (tmp_path / "in").mkdir()
     for part in (0, 1):

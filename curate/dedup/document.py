@@ -1,599 +1,141 @@
-"""Document-level near-duplicate removal across tasks: `dedup_documents`, four datatrove stages.
+"""Document-level near-duplicate removal: the `minhash_dedup` step of a recipe.
 
-  1. signatures  one task handles input files files[rank::tasks]; per input file k it writes
-                 docs/<k>.parquet (key, id, chars, quality), sigs/<k>.u32 (raw uint32 [n, num_perm]),
-                 shingles/<k>.u32 + .offsets.npy (for exact verification), bands/<band>/<k>.npy (sorted
-                 (band hash, key) records) and parts/<k>.json (its counts, written last). Signatures and
-                 shingles are streamed to disk: a worker holds ~650 bytes per document of its largest file
-                 (peak RSS 921 MB for one file of 1M short documents, 351 MB for files of 125k).
-  2. buckets     one task handles bands band[rank::tasks]: a merge of the sorted runs of every file; documents
-                 sharing a band hash become candidate pairs (each to the group's first and to its predecessor
-                 in key order), written to pairs/<band>.npy.
-  3. cluster     one task: verify the candidates (exact Jaccard of shingle sets, or signature agreement),
-                 union-find, one representative per cluster by the keep policy; per input file k the removals
-                 go to clusters/<k>.parquet (row, id, duplicate_of, jaccard, cluster_size).
-  4. filter      one task handles files[rank::tasks]: kept rows to OUT/data/<source>/<k>.parquet (curate's
-                 schema), removed ones to OUT/removed/minhash_dedup/<k>.jsonl.gz (reason near_duplicate).
+```yaml
+steps:
+  - pii: {}
+  - minhash_dedup: {threshold: 0.8, keep: first}   # a barrier: the pass before it ends here
+  - sentence_dedup: {unit: line}
+```
 
-Every output is named by the input file's position k in the sorted input list and by the band, never by the
-task's rank, so any task count gives the same bytes (no "tasks must be a multiple of buckets"). Between stages
-the driver writes a manifest (config id, files with sizes, counts) and each stage refuses a mismatched one.
-Documents are keyed by a 64-bit hash of their `id` column; ids must be unique across the inputs.
+The runner ends the pass before the step, builds the index of near-duplicates over everything that pass wrote
+(curate.dedup.minhash_index: signatures, buckets, clusters, each a datatrove job on the run's executor), and
+starts the next pass with `MinhashFilter`, which removes every document the index names, with the reason
+`near_duplicate`, the document it duplicates and their Jaccard, through the stage contract (counted, written
+to removed/minhash_dedup/, scrubbed when the recipe scrubs PII).
 
-Keep policies, deterministic whatever the order of the files: "first" keeps the smallest id, "longest" the
-most characters, "quality" the highest `quality_score` in the metadata (then the longest); ties go to the
-smallest id.
+`dedup_documents` (the `curate dedup documents` command) is the same step in a recipe of its own: the parquet
+shards it is given, read as they are, `minhash_dedup`, and the writer.
 """
 
-import json
-import os
-import shutil
-import time
 from pathlib import Path
 
 import numpy as np
-import orjson
-from datatrove.pipeline.base import PipelineStep
+from datatrove.data import Document
 
-from curate.dedup.minhash import (
-    MinhashConfig,
-    band_hashes,
-    doc_key,
-    estimated_jaccard,
-    jaccard,
-    shingles,
-    signatures,
+from curate.dedup.minhash import MinhashConfig, doc_key
+from curate.dedup.minhash_index import (
+    KEEP_POLICIES,
+    BucketStage,
+    ClusterStage,
+    DedupError,
+    SignatureStage,
+    list_inputs,
 )
-from curate.io.files import write_json_atomic
-from curate.io.paths import check_name
+from curate.stage import Barrier, Drop, Stage
 
-STAGE = "minhash_dedup"
 REASON = "near_duplicate"
-KEEP_POLICIES = ("first", "longest", "quality")
-BAND_DTYPE = np.dtype([("hash", "<u8"), ("key", "<u8")])
-BATCH = 512
-WORK_FORMAT = 2  # of the stage 1 files: a resumed run redoes files that an older version wrote
 
 
-class DedupError(RuntimeError):
-    pass
+class MinhashDedup(Barrier):
+    """Near-duplicate documents across the whole corpus: Jaccard of word `n_grams` at least `threshold`,
+    verified (`verify`: exact, signature or none); `bands` x `rows` derived from the threshold unless given.
+    One document of each cluster stays, by `keep`: first (smallest id), longest, or quality."""
+
+    def __init__(self, threshold: float = 0.8, keep: str = "first", n_grams: int = 5, num_perm: int = 128,
+                 bands: int | None = None, rows: int | None = None, seed: int = 1, verify: str = "exact"):
+        if keep not in KEEP_POLICIES:
+            raise ValueError(f"keep={keep!r}: expected one of {list(KEEP_POLICIES)}")
+        if (bands is None) != (rows is None):
+            raise ValueError("give both bands and rows, or neither (then they follow from threshold and num_perm)")
+        if bands is None:
+            config = MinhashConfig.for_threshold(threshold, num_perm=num_perm, n_grams=n_grams, verify=verify)
+            bands, rows = config.bands, config.rows
+        self.config = MinhashConfig(n_grams=n_grams, bands=bands, rows=rows, seed=seed, threshold=threshold, verify=verify)
+        self.keep = keep
+
+    def index_jobs(self, inputs: list[str], work: str, pending: list[Stage], tasks: int) -> list[tuple[str, list, int]]:
+        if pending:  # the runner writes a pass first (reads_through is False)
+            raise ValueError("minhash_dedup reads the shards of a written pass")
+        work = f"{work}/{self.config}"
+        return [
+            ("signatures", [SignatureStage(inputs, work, self.config)], tasks),
+            ("buckets", [BucketStage(inputs, work, self.config)], min(tasks, self.config.bands)),
+            ("clusters", [ClusterStage(inputs, work, self.config, self.keep)], 1),
+        ]
+
+    def apply_stage(self, work: str) -> Stage:
+        return MinhashFilter(f"{work}/{self.config}", self.config)
 
 
-# --- files and manifests ------------------------------------------------------------------------------------
+class MinhashFilter(Stage):
+    """Removes the documents that the index in `index` (clusters/ of curate.dedup.minhash_index) names."""
 
+    name = "minhash_dedup"
+    type = "curate dedup"
 
-def list_inputs(inputs: list[str]) -> list[str]:
-    files = []
-    for path in inputs:
-        p = Path(path)
-        if p.is_file():
-            files.append(str(p.resolve()))
-        elif p.is_dir():
-            files += sorted(str(f.resolve()) for f in p.rglob("*.parquet"))
-        else:
-            raise DedupError(f"input {path} does not exist; pass curate output data folders (OUT/data) or parquet files")
-    if not files:
-        raise DedupError(f"no .parquet files under {inputs}")
-    if len(set(files)) != len(files):
-        raise DedupError(f"an input file is listed twice (overlapping inputs {inputs})")
-    return files
-
-
-def file_entries(files: list[str]) -> list[dict]:
-    return [{"path": f, "size": os.path.getsize(f)} for f in files]
-
-
-def _save_npy(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_name(path.name + ".tmp.npy")
-    np.save(tmp, array)
-    os.replace(tmp, path)
-
-
-def read_manifest(path: Path, config: MinhashConfig, files: list[dict] | None = None) -> dict:
-    """The manifest a stage starts from; refused when it was made with another config or other inputs."""
-    if not path.exists():
-        raise DedupError(f"{path} is missing: the previous dedup stage did not finish; run dedup_documents again")
-    manifest = json.loads(path.read_text())
-    if manifest.get("config", {}).get("id") != str(config) or manifest.get("config") != config.to_dict():
-        raise DedupError(f"{path} was made with config {manifest.get('config', {}).get('id')}, expected {config}; "
-                         f"use another output folder or delete it")
-    if files is not None and manifest.get("files") != files:
-        raise DedupError(f"{path} lists other input files (or sizes) than this run; the inputs changed since "
-                         f"stage 1: use another output folder or delete it")
-    return manifest
-
-
-# --- stage 1: signatures ------------------------------------------------------------------------------------
-
-
-def _quality(metadata) -> float:
-    if isinstance(metadata, str):
-        try:
-            metadata = orjson.loads(metadata)
-        except orjson.JSONDecodeError:
-            return float("-inf")
-    if isinstance(metadata, dict) and isinstance(metadata.get("quality_score"), (int, float)):
-        return float(metadata["quality_score"])
-    return float("-inf")
-
-
-def _null_id(path: str, first_row: int, ids: list) -> DedupError:
-    return DedupError(f"{path}: row {first_row + ids.index(None)}: null id; every document needs an id")
-
-
-def signature_file(path: str, k: int, work: Path, config: MinhashConfig) -> dict:
-    """Stage 1 for one input file, streamed batch by batch: signatures and shingles go to disk as they are made,
-    so memory holds only keys, counts and the band hashes that each band sorts (~650 bytes per document,
-    measured), whatever the length of the documents."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    part = work / "parts" / f"{k:05d}.json"
-    if part.exists():  # finished before (resumed run)
-        done = json.loads(part.read_text())
-        if (done.get("config") == str(config) and done.get("path") == path and done.get("size") == os.path.getsize(path)
-                and done.get("format") == WORK_FORMAT):
-            return done
-    pf = pq.ParquetFile(path)
-    names = pf.schema_arrow.names
-    for col in ("id", "text"):
-        if col not in names:
-            raise DedupError(f"{path}: no column {col!r} (columns: {names}); dedup reads curate's output shards")
-    # quality_score is a column of curate's shards (older shards and other data keep it in the metadata)
-    columns = ["id", "text"] + [c for c in ("quality_score", "metadata", "source") if c in names]
-    n = pf.metadata.num_rows
-    keys, chars, counts = np.empty(n, np.uint64), np.empty(n, np.int64), np.empty(n, np.int64)
-    quality = np.full(n, float("-inf"))
-    band_hash = np.empty((n, config.bands), np.uint64)
-    ids = []  # Arrow chunks: no Python string per document
-    for sub in ("docs", "sigs", "shingles", "parts"):
-        (work / sub).mkdir(parents=True, exist_ok=True)
-    sig_path, shingle_path = work / "sigs" / f"{k:05d}.u32", work / "shingles" / f"{k:05d}.u32"
-    row = 0
-    with open(f"{sig_path}.tmp", "wb") as sig_out, open(f"{shingle_path}.tmp", "wb") as shingle_out:
-        for batch in pf.iter_batches(batch_size=BATCH, columns=columns):
-            cols = batch.to_pydict()
-            if batch.column("id").null_count:
-                raise _null_id(path, row, cols["id"])
-            ids.append(batch.column("id"))
-            for source in set(cols.get("source", ())) - {None}:  # a folder of OUT/data in stage 4: ValueError if unsafe
-                check_name(source, f"{path}: column `source`")
-            sets = []
-            for i, (doc_id, text) in enumerate(zip(cols["id"], cols["text"]), start=row):
-                text = text or ""
-                keys[i], chars[i] = doc_key(doc_id), len(text)
-                if cols.get("quality_score") and cols["quality_score"][i - row] is not None:
-                    quality[i] = float(cols["quality_score"][i - row])
-                elif "metadata" in cols:
-                    quality[i] = _quality(cols["metadata"][i - row])
-                sets.append(shingles(text, config.n_grams))
-            end = row + len(sets)
-            counts[row:end] = [len(s) for s in sets]
-            sig = signatures(sets, config)
-            signed = counts[row:end] > 0
-            band_hash[row:end][signed] = band_hashes(sig[signed], config)
-            sig.astype("<u4", copy=False).tofile(sig_out)
-            if signed.any():
-                np.concatenate(sets).astype("<u4", copy=False).tofile(shingle_out)
-            row = end
-    if row != n:
-        raise DedupError(f"{path}: read {row} rows but its footer says {n}; the file changed while it was read")
-    os.replace(f"{sig_path}.tmp", sig_path)
-    os.replace(f"{shingle_path}.tmp", shingle_path)
-    _save_npy(work / "shingles" / f"{k:05d}.offsets.npy", np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
-    id_column = pa.chunked_array(ids).cast(pa.string()) if ids else pa.chunked_array([], pa.string())
-    table = pa.table({"key": pa.array(keys, pa.uint64()), "id": id_column,
-                      "chars": pa.array(chars, pa.int64()), "quality": pa.array(quality, pa.float64())})
-    tmp = work / "docs" / f"{k:05d}.tmp.parquet"
-    pq.write_table(table, tmp)
-    os.replace(tmp, work / "docs" / f"{k:05d}.parquet")
-    signed = np.flatnonzero(counts > 0)
-    write_band_runs(work, k, keys[signed], band_hash[signed])
-    done = {"path": path, "size": os.path.getsize(path), "file": k, "config": str(config), "format": WORK_FORMAT,
-            "documents": n, "with_signature": int(len(signed)), "no_shingles": int(n - len(signed))}
-    write_json_atomic(part, done)
-    return done
-
-
-def write_band_runs(work: Path, k: int, keys: np.ndarray, band_hash: np.ndarray) -> None:
-    """bands/<band>/<k>.npy: the (band hash, key) records of file k's signed documents, sorted, one run per band
-    for stage 2 to merge."""
-    for b in range(band_hash.shape[1]):
-        rec = np.empty(len(keys), dtype=BAND_DTYPE)
-        rec["hash"], rec["key"] = band_hash[:, b], keys
-        rec.sort(order=["hash", "key"])
-        (work / "bands" / f"{b:03d}").mkdir(parents=True, exist_ok=True)
-        _save_npy(work / "bands" / f"{b:03d}" / f"{k:05d}.npy", rec)
-
-
-class SignatureStage(PipelineStep):
-    type = "dedup"
-    name = "minhash 1: signatures"
-
-    def __init__(self, work: str, files: list[str], config: MinhashConfig):
+    def __init__(self, index: str, config: MinhashConfig):
         super().__init__()
-        self.work, self.files, self.config = work, files, config
+        self.index, self.config = index, config
+        self._keys = None
 
-    def run(self, data=None, rank: int = 0, world_size: int = 1):
-        for k in range(rank, len(self.files), world_size):
-            with self.track_time():
-                done = signature_file(self.files[k], k, Path(self.work), self.config)
-            self.stat_update("documents", value=done["documents"])
-        return iter(())
+    def _load(self) -> None:
+        """The removals of every input file, sorted by id key: 8 bytes per removed document, plus its record."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
 
+        index = Path(self.index)
+        if not (index / "clusters.json").exists():
+            raise DedupError(f"{index}: the near-duplicate index is not complete (no clusters.json); run the recipe again")
+        parts = [pq.read_table(p) for p in sorted((index / "clusters").glob("[0-9]*.parquet"))]
+        table = pa.concat_tables(parts) if parts else None
+        if table is None or not len(table):
+            self._keys, self._removed = np.empty(0, np.uint64), {}
+            return
+        keys = table["key"].to_numpy()
+        order = np.argsort(keys, kind="stable")
+        self._keys = keys[order]
+        self._removed = table.take(pa.array(order)).select(["id", "duplicate_of", "jaccard", "cluster_size"]).to_pydict()
 
-# --- stage 2: buckets ----------------------------------------------------------------------------------------
-
-
-def band_pairs(records: np.ndarray) -> np.ndarray:
-    """Candidate pairs (uint64 [m, 2], smaller key first) of one band's records sorted by (hash, key)."""
-    if len(records) < 2:
-        return np.empty((0, 2), np.uint64)
-    h, keys = records["hash"], records["key"]
-    same = h[1:] == h[:-1]
-    if not same.any():
-        return np.empty((0, 2), np.uint64)
-    starts = np.flatnonzero(np.concatenate([[True], ~same]))
-    group_start = np.repeat(starts, np.diff(np.concatenate([starts, [len(h)]])))
-    idx = np.arange(len(h))
-    members = idx[idx != group_start]  # every member but a group's first
-    first = np.stack([keys[group_start[members]], keys[members]], axis=1)
-    prev = members[group_start[members] != members - 1]  # predecessor edges that are not already first edges
-    pairs = np.concatenate([first, np.stack([keys[prev - 1], keys[prev]], axis=1)])
-    pairs = pairs[pairs[:, 0] != pairs[:, 1]]  # one id twice is refused later, not paired with itself
-    return np.unique(np.sort(pairs, axis=1), axis=0)
-
-
-def check_unique_keys(keys: np.ndarray, work: Path, manifest: dict) -> None:
-    import pyarrow.parquet as pq
-
-    keys = np.sort(keys)
-    dup = keys[1:][keys[1:] == keys[:-1]]
-    if not len(dup):
-        return
-    where = []
-    for f in manifest["files"]:
-        t = pq.read_table(work / "docs" / f"{f['file']:05d}.parquet")
-        where += [(i, f["path"]) for i, k in zip(t["id"].to_pylist(), t["key"].to_numpy()) if k == dup[0]]
-    files = sorted(set(w[1] for w in where))
-    raise DedupError(f"document id {where[0][0]!r} occurs {len(where)} times in the inputs (in {len(files)} file(s): "
-                     f"{', '.join(files[:3])}{', ...' if len(files) > 3 else ''}); ids must be unique: give the "
-                     "documents distinct ids before dedup")
-
-
-class BucketStage(PipelineStep):
-    type = "dedup"
-    name = "minhash 2: buckets"
-
-    def __init__(self, work: str, config: MinhashConfig):
-        super().__init__()
-        self.work, self.config = work, config
-
-    def run(self, data=None, rank: int = 0, world_size: int = 1):
-        work = Path(self.work)
-        manifest = read_manifest(work / "signatures.json", self.config)
-        (work / "pairs").mkdir(exist_ok=True)
-        for b in range(rank, self.config.bands, world_size):
-            with self.track_time():
-                runs = [np.load(work / "bands" / f"{b:03d}" / f"{f['file']:05d}.npy") for f in manifest["files"]]
-                merged = np.concatenate(runs) if runs else np.empty(0, BAND_DTYPE)
-                merged.sort(kind="stable", order=["hash", "key"])  # a merge of sorted runs
-                if b == 0:  # every signed document is in band 0 once: check that ids are unique
-                    check_unique_keys(merged["key"], work, manifest)
-                pairs = band_pairs(merged)
-                _save_npy(work / "pairs" / f"{b:03d}.npy", pairs)
-            self.stat_update("candidate_pairs", value=len(pairs))
-        return iter(())
-
-
-# --- stage 3: cluster ----------------------------------------------------------------------------------------
-
-
-class _StageOneRows:
-    """One document's signature or shingle set by (file, row), read from the raw files of stage 1 with pread.
-
-    Not a memory map: the kernel's readahead around every touched row pulled whole signature files into the
-    process (stage 3's RSS grew by the size of all of them, +500 MB at 1M documents, for a few rows each)."""
-
-    def __init__(self, work: Path, num_perm: int):
-        self.work, self.num_perm, self.files, self.offsets = work, num_perm, {}, {}
-
-    def signature(self, k: int, row: int) -> np.ndarray:
-        return self._read(f"sigs/{k:05d}.u32", row * self.num_perm, self.num_perm)
-
-    def shingles(self, k: int, row: int) -> np.ndarray:
-        if k not in self.offsets:
-            self.offsets[k] = np.load(self.work / "shingles" / f"{k:05d}.offsets.npy")
-        start, end = self.offsets[k][row:row + 2]
-        return self._read(f"shingles/{k:05d}.u32", int(start), int(end - start))
-
-    def _read(self, name: str, start: int, count: int) -> np.ndarray:
-        if name not in self.files:
-            self.files[name] = open(self.work / name, "rb")
-        data = os.pread(self.files[name].fileno(), 4 * count, 4 * start)
-        if len(data) != 4 * count:
-            raise DedupError(f"{self.work / name} is truncated; delete {self.work} and run again")
-        return np.frombuffer(data, "<u4")
-
-
-def _find(parent: np.ndarray, x: int) -> int:
-    root = x
-    while parent[root] != root:
-        root = parent[root]
-    while parent[x] != root:
-        parent[x], x = root, parent[x]
-    return root
-
-
-def cluster(work: Path, config: MinhashConfig, keep: str) -> dict:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    manifest = read_manifest(work / "candidates.json", config)
-    pairs = np.concatenate([np.load(work / "pairs" / f"{b:03d}.npy") for b in range(config.bands)])
-    pairs = np.unique(pairs, axis=0) if len(pairs) else np.empty((0, 2), np.uint64)
-    cand_keys = np.unique(pairs)
-    # Metadata of the documents in a candidate pair only: memory grows with duplicates, not with the corpus.
-    meta = {"key": [], "id": [], "chars": [], "quality": [], "file": [], "row": []}
-    for f in manifest["files"]:
-        t = pq.read_table(work / "docs" / f"{f['file']:05d}.parquet")
-        keys = t["key"].to_numpy()
-        rows = np.flatnonzero(np.isin(keys, cand_keys))
-        sub = t.take(pa.array(rows))
-        meta["key"].append(keys[rows])
-        meta["id"] += sub["id"].to_pylist()
-        meta["chars"].append(sub["chars"].to_numpy())
-        meta["quality"].append(sub["quality"].to_numpy())
-        meta["file"].append(np.full(len(rows), f["file"], np.int64))
-        meta["row"].append(rows)
-    key = np.concatenate(meta["key"]) if meta["key"] else np.empty(0, np.uint64)
-    order = np.argsort(key, kind="stable")
-    key = key[order]
-    if len(key) != len(np.unique(key)):
-        dup = key[1:][key[1:] == key[:-1]][0]
-        ids = [meta["id"][i] for i in order[np.flatnonzero(key == dup)]]
-        raise DedupError(f"document id {ids[0]!r} occurs {len(ids)} times in the inputs; ids must be unique: "
-                         "rerun curate with distinct ids or dedup exact copies first")
-    ids = [meta["id"][i] for i in order]
-    chars = np.concatenate(meta["chars"])[order] if len(key) else np.empty(0, np.int64)
-    quality = np.concatenate(meta["quality"])[order] if len(key) else np.empty(0)
-    files = np.concatenate(meta["file"])[order] if len(key) else np.empty(0, np.int64)
-    rows = np.concatenate(meta["row"])[order] if len(key) else np.empty(0, np.int64)
-    a = np.searchsorted(key, pairs[:, 0])
-    b = np.searchsorted(key, pairs[:, 1])
-
-    # verification
-    stage_one = _StageOneRows(work, config.num_perm)
-
-    def sig(i: int) -> np.ndarray:
-        return stage_one.signature(int(files[i]), int(rows[i]))
-
-    def shingle_set(i: int) -> np.ndarray:
-        return stage_one.shingles(int(files[i]), int(rows[i]))
-
-    if config.verify == "none":
-        ok = np.ones(len(a), bool)
-    elif config.verify == "signature":
-        ok = np.array([estimated_jaccard(sig(i), sig(j)) >= config.threshold for i, j in zip(a, b)], bool)
-    else:
-        ok = np.array([jaccard(shingle_set(i), shingle_set(j)) >= config.threshold for i, j in zip(a, b)], bool)
-
-    parent = np.arange(len(key))
-    for i, j in zip(a[ok], b[ok]):
-        ri, rj = _find(parent, i), _find(parent, j)
-        if ri != rj:
-            parent[max(ri, rj)] = min(ri, rj)
-    roots = np.array([_find(parent, i) for i in range(len(key))], dtype=np.int64)
-
-    # representative per cluster: best by policy, ties to the smallest id
-    def rank(i: int):
-        if keep == "longest":
-            return (-chars[i], ids[i])
-        if keep == "quality":
-            return (-quality[i], -chars[i], ids[i])
-        return (ids[i],)
-
-    best: dict[int, int] = {}
-    size: dict[int, int] = {}
-    for i in range(len(key)):
-        r = int(roots[i])
-        size[r] = size.get(r, 0) + 1
-        if r not in best or rank(i) < rank(best[r]):
-            best[r] = i
-    removed = [i for i in range(len(key)) if size[int(roots[i])] > 1 and best[int(roots[i])] != i]
-    (work / "clusters").mkdir(exist_ok=True)
-    by_file: dict[int, list[int]] = {f["file"]: [] for f in manifest["files"]}
-    for i in removed:
-        by_file[int(files[i])].append(i)
-    for k, members in by_file.items():
-        members.sort(key=lambda i: rows[i])
-        rep = [best[int(roots[i])] for i in members]
-        t = pa.table({
-            "row": pa.array([int(rows[i]) for i in members], pa.int64()),
-            "id": pa.array([ids[i] for i in members], pa.string()),
-            "duplicate_of": pa.array([ids[r] for r in rep], pa.string()),
-            "jaccard": pa.array([round(estimated_jaccard(sig(i), sig(r)), 4) for i, r in zip(members, rep)], pa.float64()),
-            "cluster_size": pa.array([size[int(roots[i])] for i in members], pa.int64()),
-        })
-        tmp = work / "clusters" / f"{k:05d}.tmp.parquet"
-        pq.write_table(t, tmp)
-        os.replace(tmp, work / "clusters" / f"{k:05d}.parquet")
-    return {"candidate_pairs": int(len(pairs)), "verified_pairs": int(ok.sum()),
-            "clusters": sum(1 for r, s in size.items() if s > 1), "documents_in_clusters": int(sum(s for s in size.values() if s > 1)),
-            "removed": len(removed)}
-
-
-class ClusterStage(PipelineStep):
-    type = "dedup"
-    name = "minhash 3: cluster"
-
-    def __init__(self, work: str, config: MinhashConfig, keep: str):
-        super().__init__()
-        self.work, self.config, self.keep = work, config, keep
-
-    def run(self, data=None, rank: int = 0, world_size: int = 1):
-        with self.track_time():
-            counts = cluster(Path(self.work), self.config, self.keep)
-        write_json_atomic(Path(self.work) / "cluster_counts.json", counts)
-        return iter(())
-
-
-# --- stage 4: filter ----------------------------------------------------------------------------------------
-
-
-def filter_file(path: str, k: int, work: Path, out: Path, config: MinhashConfig) -> dict:
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    from curate.io.records import RecordLog
-    from curate.io.writer import shard_schema
-
-    clusters = pq.read_table(work / "clusters" / f"{k:05d}.parquet").to_pylist()
-    table = pq.read_table(path)
-    schema = shard_schema()
-    for name in schema.names:
-        if name not in table.column_names:
-            table = table.append_column(name, pa.nulls(len(table), pa.string()))
-    table = table.select(schema.names).cast(schema)
-    drop = np.zeros(len(table), bool)
-    ids = table["id"]
-    log = RecordLog(str(out / "removed" / STAGE), k)
-    try:
-        for c in clusters:
-            if c["row"] >= len(table) or ids[c["row"]].as_py() != c["id"]:
-                raise DedupError(f"{path}: row {c['row']} is not document {c['id']!r} any more; the input changed "
-                                 f"since the signatures were made: use another output folder or delete it")
-            drop[c["row"]] = True
-            row = table.slice(c["row"], 1).to_pylist()[0]
-            log.write({"id": c["id"], "source": row["source"], "stage": STAGE, "reason": REASON,
-                       "details": {"duplicate_of": c["duplicate_of"], "jaccard": c["jaccard"],
-                                   "cluster_size": c["cluster_size"], "config": str(config)},
-                       "text": row["text"]})
-    finally:
-        log.close()
-    kept = table.filter(pa.array(~drop))
-    sources = kept["source"].fill_null("unknown")
-    for source in sorted(set(sources.to_pylist())):
-        part = kept.filter(pc.equal(sources, source))
-        folder = out / "data" / source
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f"{k:05d}.tmp.parquet"
-        pq.write_table(part, tmp, compression="zstd")
-        os.replace(tmp, folder / f"{k:05d}.parquet")
-    counts = {"file": k, "path": path, "documents": len(table), "kept": int((~drop).sum()), "removed": int(drop.sum())}
-    write_json_atomic(work / "filtered" / f"{k:05d}.json", counts)
-    return counts
-
-
-class FilterStage(PipelineStep):
-    type = "dedup"
-    name = "minhash 4: filter"
-
-    def __init__(self, work: str, out: str, files: list[str], config: MinhashConfig):
-        super().__init__()
-        self.work, self.out, self.files, self.config = work, out, files, config
-
-    def run(self, data=None, rank: int = 0, world_size: int = 1):
-        work = Path(self.work)
-        read_manifest(work / "clusters.json", self.config, file_entries(self.files))
-        (work / "filtered").mkdir(exist_ok=True)
-        for k in range(rank, len(self.files), world_size):
-            with self.track_time():
-                c = filter_file(self.files[k], k, work, Path(self.out), self.config)
-            self.stat_update("kept", value=c["kept"])
-            self.stat_update("removed", value=c["removed"])
-        return iter(())
-
-
-# --- driver --------------------------------------------------------------------------------------------------
-
-
-def _run_stage(step: PipelineStep, tasks: int, workers: int, logging_dir: Path) -> None:
-    from datatrove.executor import LocalPipelineExecutor
-
-    ex = LocalPipelineExecutor([step], tasks=tasks, workers=min(workers, tasks), logging_dir=str(logging_dir))
-    ex.run()
-    if incomplete := ex.get_incomplete_ranks(range(tasks)):
-        raise DedupError(f"{step.name}: tasks {incomplete} did not complete; see {logging_dir}/logs and run again to resume")
+    def process(self, doc: Document) -> Document | Drop:
+        if self._keys is None:
+            self._load()
+        key = np.uint64(doc_key(doc.id))
+        at = int(np.searchsorted(self._keys, key))
+        if at == len(self._keys) or self._keys[at] != key or self._removed["id"][at] != doc.id:
+            return doc
+        return Drop(REASON, {"duplicate_of": self._removed["duplicate_of"][at], "jaccard": self._removed["jaccard"][at],
+                             "cluster_size": self._removed["cluster_size"][at], "config": str(self.config)})
 
 
 def dedup_documents(inputs: list[str], out_dir: str, config: MinhashConfig | None = None, tasks: int = 1,
-                    workers: int = 1, keep: str = "first") -> dict:
-    """Remove near-duplicate documents from curate parquet shards (OUT/data folders) into out_dir.
+                    workers: int = 1, keep: str = "first", executor: str = "local", overwrite: bool = False) -> dict:
+    """Remove near-duplicate documents from parquet shards (curate's OUT/data folders, or any parquet with `id`
+    and `text` columns) into out_dir: a recipe of the shards, `minhash_dedup` and the writer.
 
-    Returns the run's stats (also written to out_dir/dedup.json): documents in, kept, removed, clusters,
-    candidate and verified pairs, no_shingles, seconds per stage. The same kept set whatever `tasks`.
+    Returns the run's counts: documents in, kept, removed, clusters, candidate and verified pairs, no_shingles,
+    seconds per job; out_dir/stats.json has the whole run. The same kept set whatever `tasks`.
     """
+    from curate.config import PipelineConfig
+    from curate.pipeline import run_recipe
+
     config = config or MinhashConfig()
     if keep not in KEEP_POLICIES:
         raise DedupError(f"keep={keep!r}: expected one of {KEEP_POLICIES}")
-    if tasks < 1 or workers < 1:
-        raise DedupError(f"tasks and workers must be at least 1 (got tasks={tasks}, workers={workers})")
-    files = list_inputs(inputs)
-    entries = file_entries(files)
-    out = Path(out_dir).resolve()
-    work = out / "minhash" / str(config)
-    run_file = out / "dedup_run.json"
-    fingerprint = {"config": config.to_dict(), "keep": keep, "files": entries}
-    if run_file.exists():
-        if json.loads(run_file.read_text()) != fingerprint:
-            raise DedupError(f"{out} holds a dedup run with another config, keep policy or inputs; "
-                             f"use another output folder or delete it")
-    elif out.exists() and any(p.name != run_file.name + ".tmp" for p in out.iterdir()):  # .tmp: killed writing it
-        raise DedupError(f"{out} is not empty and holds no dedup run; choose a new output folder")
-    # The run file first: a run killed right after it made any other file is still recognised as ours.
-    out.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(run_file, fingerprint)
-    work.mkdir(parents=True, exist_ok=True)
-    logs = out / "logs"
-    timings = {}
-
-    t = time.monotonic()
-    _run_stage(SignatureStage(str(work), files, config), tasks, workers, logs / f"minhash_1_signatures_t{tasks}")
-    parts = []
-    for k, entry in enumerate(entries):
-        part = work / "parts" / f"{k:05d}.json"
-        if not part.exists():
-            raise DedupError(f"signatures of {entry['path']} are missing ({part}); run again to resume")
-        parts.append(json.loads(part.read_text()))
-    signed = {"config": config.to_dict(), "files": [{"file": k, **e} for k, e in enumerate(entries)],
-              "documents": sum(p["documents"] for p in parts), "no_shingles": sum(p["no_shingles"] for p in parts)}
-    write_json_atomic(work / "signatures.json", signed)
-    timings["signatures"] = time.monotonic() - t
-
-    t = time.monotonic()
-    _run_stage(BucketStage(str(work), config), tasks, workers, logs / f"minhash_2_buckets_t{tasks}")
-    read_manifest(work / "signatures.json", config, [{"file": k, **e} for k, e in enumerate(entries)])
-    write_json_atomic(work / "candidates.json", {"config": config.to_dict(), "files": signed["files"],
-                                            "documents": signed["documents"]})
-    timings["buckets"] = time.monotonic() - t
-
-    t = time.monotonic()
-    # Resuming must not reuse removals computed from other candidates: cluster again unless complete.
-    _run_stage(ClusterStage(str(work), config, keep), 1, 1, logs / "minhash_3_cluster")
-    counts = json.loads((work / "cluster_counts.json").read_text())
-    write_json_atomic(work / "clusters.json", {"config": config.to_dict(), "files": entries, **counts})
-    timings["cluster"] = time.monotonic() - t
-
-    t = time.monotonic()
-    _run_stage(FilterStage(str(work), str(out), files, config), tasks, workers, logs / f"minhash_4_filter_t{tasks}")
-    filtered = [json.loads((work / "filtered" / f"{k:05d}.json").read_text()) for k in range(len(files))]
-    timings["filter"] = time.monotonic() - t
-
-    stats = {
-        "stage": STAGE, "config": config.to_dict(), "keep": keep, "tasks": tasks, "inputs": len(files),
-        "documents": sum(f["documents"] for f in filtered), "kept": sum(f["kept"] for f in filtered),
-        "removed": sum(f["removed"] for f in filtered), "no_shingles": signed["no_shingles"], **counts,
-        "seconds": {k: round(v, 3) for k, v in timings.items()},
-    }
-    stats["conserved"] = stats["documents"] == stats["kept"] + stats["removed"] == signed["documents"]
-    if not stats["conserved"]:
-        raise DedupError(f"documents in ({signed['documents']}) != kept ({stats['kept']}) + removed ({stats['removed']}); a bug")
-    write_json_atomic(out / "dedup.json", stats)
-    return stats
-
-
-def remove_work(out_dir: str) -> None:
-    """Delete the intermediate files (signatures, bands, pairs) of a finished run."""
-    shutil.rmtree(Path(out_dir) / "minhash", ignore_errors=True)
+    list_inputs(inputs)  # a clear error for a missing or empty input, before anything is written
+    readers = []
+    for i, path in enumerate(inputs):
+        p = Path(path).resolve()
+        folder, glob = (str(p.parent), p.name) if p.is_file() else (str(p), "**/*.parquet")
+        readers.append(("parquet", {"path": folder, "glob": glob, "source": "input" if len(inputs) == 1 else f"input{i + 1}",
+                                    "source_key": "source", "lineage": True}))
+    step = {k: v for k, v in config.to_dict().items() if k != "id"} | {"keep": keep}
+    recipe = PipelineConfig("dedup-documents", Path(out_dir) / "dedup-documents.yaml", readers,
+                            [("minhash_dedup", step)], ("parquet", {}))
+    summary = run_recipe(recipe, out_dir, executor=executor, tasks=tasks, workers=workers, overwrite=overwrite)
+    index = next(j for j in summary["jobs"] if j["job"] == "minhash_dedup-clusters")["counts"]
+    t = summary["totals"]
+    return {"stage": "minhash_dedup", "config": config.to_dict(), "keep": keep, "tasks": tasks,
+            "documents": t["records"] - t["quarantined"], "kept": t["kept"], "removed": t["removed"],
+            "quarantined": t["quarantined"], **{k: index.get(k, 0) for k in ("no_shingles", "candidate_pairs",
+                                                                             "verified_pairs", "clusters")},
+            "seconds": {j["job"]: j["time_s"] for j in summary["jobs"]}, "conserved": summary["conserved"]}

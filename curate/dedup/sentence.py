@@ -7,12 +7,15 @@ removed: they repeat by nature. Repeats within one document are kept (verse refr
 unit also found in another document is cut.
 
 Two scopes:
-  - across the corpus (use this for real runs): `index_units(inputs, path)` reads the whole corpus once and
-    records, for every unit found in two documents or more, its owner: the document with the smallest id key
-    (xxh3-64 of the id). `SentenceDedup(first_seen=path)` then cuts a unit from every document but its owner,
-    in any pipeline, with any number of tasks: the result does not depend on the task count or reading order.
-  - per task (`first_seen` unset): the first document a task reads keeps the unit. With one task this is
-    deterministic; with several, a unit repeated across two tasks' files survives in both.
+  - across the corpus (what a recipe does): an index records, for every unit found in two documents or more,
+    its owner: the document with the smallest id key (xxh3-64 of the id). `SentenceDedup(first_seen=index)`
+    then cuts a unit from every document but its owner, in any pipeline, with any number of tasks: the result
+    does not depend on the task count or reading order. In a recipe, `sentence_dedup` without `first_seen` is
+    a barrier (`UnitIndex`): the runner builds the index over the pass before it, then applies the step. The
+    index of another corpus is built by `index_units` (`curate dedup sentences`) and given as `first_seen`.
+  - per task (`SentenceDedup()` in a datatrove pipeline of one's own, `first_seen` unset): the first document
+    a task reads keeps the unit. With one task this is deterministic; with several, a unit repeated across
+    two tasks' files survives in both.
 
 Every cut span is logged to removed/<stage>/spans/<rank>.jsonl.gz with the document id, its character offsets
 in the original text, the text and the owner (`first_seen_in`: an id, or the owner's id key). A document left
@@ -20,16 +23,20 @@ with fewer than `min_chars` characters after cuts is dropped with reason "too_sh
 """
 
 import json
+import os
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
 import xxhash
 from datatrove.data import Document, DocumentsPipeline
+from datatrove.pipeline.base import PipelineStep
 
 from curate.dedup.minhash import WORD, normalize
+from curate.io.files import write_json_atomic
 from curate.io.records import scrub_strings
-from curate.stage import Drop, Stage
+from curate.stage import Barrier, Drop, Stage, survivors
 
 UNITS = {
     "sentence": re.compile(r"[^.!?\n]*(?:[.!?]+|\n|$)[\"')\]]*\s*"),
@@ -63,15 +70,19 @@ class SentenceDedup(Stage):
         self.first_seen = first_seen
         self._owners: tuple[np.ndarray, np.ndarray] | None = None
         if first_seen is not None:
-            card = load_unit_index(first_seen)[2]
-            if (card["unit"], card["min_words"]) != (unit, min_words):
-                raise ValueError(f"sentence_dedup: {first_seen} indexes {card['unit']}s of >= {card['min_words']} words, "
-                                 f"this step asks for {unit}s of >= {min_words}; rebuild it with the same settings")
+            self._load_owners()  # a wrong index is a config error now, not a failed task later
         self.seen: dict[int, str] = {}
+
+    def _load_owners(self) -> tuple[np.ndarray, np.ndarray]:
+        hashes, owners, card = load_unit_index(self.first_seen)
+        if (card["unit"], card["min_words"]) != (self.unit, self.min_words):
+            raise ValueError(f"sentence_dedup: {self.first_seen} indexes {card['unit']}s of >= {card['min_words']} "
+                             f"words, this step asks for {self.unit}s of >= {self.min_words}; rebuild it with the same settings")
+        return hashes, owners
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         self.seen = {}
-        self._owners = load_unit_index(self.first_seen)[:2] if self.first_seen else None
+        self._owners = self._load_owners() if self.first_seen else None
         yield from super().run(data, rank, world_size)
 
     def process(self, doc: Document) -> Document | Drop:
@@ -125,16 +136,116 @@ def id_key(doc_id: str) -> int:
     return xxhash.xxh3_64_intdigest(doc_id.encode("utf-8"))
 
 
+class UnitIndex(Barrier):
+    """`sentence_dedup` without `first_seen` in a recipe: the index of its units over the whole corpus, built
+    by two datatrove jobs (units per input file, owners per part of the hash space), then applied by the
+    step itself in the next pass. It reads through the stages of barriers just before it (MinHash dedup), so
+    a unit whose first owner is a removed near-duplicate is kept in the next document that has it."""
+
+    reads_through = True
+
+    def __init__(self, step: "SentenceDedup", shards: int = 16):
+        self.step, self.shards = step, shards
+
+    def index_jobs(self, inputs: list[str], work: str, pending: list[Stage], tasks: int) -> list[tuple[str, list, int]]:
+        step = self.step
+        return [("units", [UnitHashStage(inputs, work, step.unit, step.min_words, self.shards, pending)], tasks),
+                ("owners", [UnitOwnerStage(inputs, work, self.shards)], min(tasks, self.shards))]
+
+    def apply_stage(self, work: str) -> Stage:
+        step = self.step
+        apply = SentenceDedup(step.unit, step.min_words, step.min_chars)
+        apply.first_seen = work  # built by the index jobs before the pass runs; loaded and checked then
+        return apply
+
+
+class UnitHashStage(PipelineStep):
+    """Index job 1: for input file k, the (unit hash, id key) pairs of its documents, each unit once per
+    document, in `shards` parts by hash: parts/<k>.<shard>.npy, then parts/<k>.json (written last)."""
+
+    type = "curate dedup"
+    name = "unit index 1: units"
+
+    def __init__(self, inputs: list[str], work: str, unit: str, min_words: int, shards: int, pending: list | None = None):
+        super().__init__()
+        self.inputs, self.work, self.unit, self.min_words, self.shards = inputs, work, unit, min_words, shards
+        self.pending = pending or []
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        from curate.io.texts import corpus_documents, input_files
+
+        work = Path(self.work)
+        (work / "parts").mkdir(parents=True, exist_ok=True)
+        write_json_atomic(work / "card.json", {"unit": self.unit, "min_words": self.min_words, "shards": self.shards})
+        files = [f for path in self.inputs for f in input_files(path)]
+        for k in range(rank, len(files), world_size):
+            with self.track_time():
+                hashes, keys, documents = [], [], 0
+                for doc in survivors(corpus_documents(files[k]), self.pending):
+                    documents += 1
+                    text = doc.text
+                    units = {h for h, n in (unit_key(text[s:e]) for s, e in split_units(text, self.unit)) if n >= self.min_words}
+                    hashes.extend(units)
+                    keys.extend([id_key(doc.id)] * len(units))
+                h, key = np.array(hashes, dtype=np.uint64), np.array(keys, dtype=np.uint64)
+                shard = h % np.uint64(self.shards)
+                for s in range(self.shards):
+                    mine = shard == s
+                    np.save(work / "parts" / f"{k:06d}.{s:03d}.npy", np.stack([h[mine], key[mine]]))
+                write_json_atomic(work / "parts" / f"{k:06d}.json", {"file": str(files[k]), "documents": documents})
+            self.stat_update("documents", value=documents)
+        return iter(())
+
+
+class UnitOwnerStage(PipelineStep):
+    """Index job 2: for each part of the hash space, the units found in two documents or more and their owner
+    (the document with the smallest id key): owners/<shard>.npz."""
+
+    type = "curate dedup"
+    name = "unit index 2: owners"
+
+    def __init__(self, inputs: list[str], work: str, shards: int):
+        super().__init__()
+        self.inputs, self.work, self.shards = inputs, work, shards
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        from curate.io.texts import input_files
+
+        work = Path(self.work)
+        n_files = sum(len(input_files(path)) for path in self.inputs)
+        for k in range(n_files):
+            if not (work / "parts" / f"{k:06d}.json").exists():
+                raise ValueError(f"{work}/parts: units of input file {k} are missing; the first job did not finish")
+        (work / "owners").mkdir(exist_ok=True)
+        for s in range(rank, self.shards, world_size):
+            with self.track_time():
+                parts = [np.load(work / "parts" / f"{k:06d}.{s:03d}.npy") for k in range(n_files)]
+                both = np.concatenate(parts, axis=1) if parts else np.empty((2, 0), np.uint64)
+                h, key = both[0], both[1]
+                order = np.lexsort((key, h))  # by unit hash, then owner key: the first of each run is the owner
+                h, key = h[order], key[order]
+                first = np.ones(len(h), bool)
+                first[1:] = h[1:] != h[:-1]
+                starts = np.flatnonzero(first)
+                counts = np.diff(np.append(starts, len(h)))
+                shared = starts[counts > 1]  # the same unit in two documents or more (a document lists a unit once)
+                tmp = work / "owners" / f"{s:03d}.tmp.npz"
+                np.savez(tmp, hashes=h[shared], owners=key[shared], units=np.array(len(starts)))
+                os.replace(tmp, work / "owners" / f"{s:03d}.npz")
+            self.stat_update("shared_units", value=len(shared))
+        return iter(())
+
+
 def index_units(inputs: list[str], out_path: str, unit: str = "sentence", min_words: int = 5, workers: int = 1,
                 shards: int = 16) -> dict:
     """Read the corpus once and write, for every unit that occurs in two documents or more, its owner (the
     document with the smallest id key) to `out_path` (.npz, sorted by unit hash) with a JSON card beside it.
 
-    Two passes, so that no process holds every unit of the corpus: each input file's (unit hash, id key)
-    pairs are written in `shards` parts by hash; then each shard alone finds its repeated units. Memory is
-    one file's units, then one shard's; both passes run on `workers` processes. The index is the same for
-    any number of workers and shards.
+    The two index jobs of a recipe's `sentence_dedup` (UnitHashStage, UnitOwnerStage), on datatrove's local
+    executor with `workers` processes: no process holds every unit of the corpus, only one file's units, then
+    one shard's. The index is the same for any number of workers and shards.
     """
+    from curate.executors import run_job
     from curate.io.texts import input_files
 
     if unit not in UNITS:
@@ -143,75 +254,37 @@ def index_units(inputs: list[str], out_path: str, unit: str = "sentence", min_wo
         raise ValueError(f"index_units: the index path must end in .npz, got {out_path}")
     if workers < 1 or shards < 1:
         raise ValueError(f"index_units: workers and shards must be at least 1 (got {workers}, {shards})")
+    n_files = sum(len(input_files(path)) for path in inputs)  # a clear error now for a missing or empty input
     work = Path(f"{out_path}.parts")
-    work.mkdir(parents=True, exist_ok=True)
-    files = [file for path in inputs for file in input_files(path)]
-    hash_jobs = [(file, str(work / f"{k:06d}"), unit, min_words, shards) for k, file in enumerate(files)]
-    shard_jobs = [(str(work), len(files), s) for s in range(shards)]
-    if workers == 1:
-        documents = sum(map(_hash_units_of_file, hash_jobs))
-        found = list(map(_repeated_units_of_shard, shard_jobs))
-    else:
-        from multiprocessing import get_context
-
-        with get_context("spawn").Pool(workers) as pool:  # spawn: the caller may hold threads (Ray, torch)
-            documents = sum(pool.imap(_hash_units_of_file, hash_jobs))
-            found = pool.map(_repeated_units_of_shard, shard_jobs)
-    hashes = np.concatenate([h for h, _, _ in found])
-    owners = np.concatenate([o for _, o, _ in found])
-    order = np.argsort(hashes, kind="stable")  # the step looks units up with searchsorted
-    np.savez(out_path, hashes=hashes[order], owners=owners[order])
-    for part in work.iterdir():
-        part.unlink()
-    work.rmdir()
-    card = {"unit": unit, "min_words": min_words, "documents": documents, "units": sum(n for _, _, n in found),
+    if work.exists():
+        shutil.rmtree(work)  # a command of its own: it starts over
+    run_job([UnitHashStage(inputs, str(work), unit, min_words, shards)], n_files, workers, str(work / "logs" / "units"))
+    run_job([UnitOwnerStage(inputs, str(work), shards)], shards, workers, str(work / "logs" / "owners"))
+    hashes, owners, card = load_unit_index(str(work))
+    np.savez(out_path, hashes=hashes, owners=owners)
+    documents = sum(json.loads(p.read_text())["documents"] for p in (work / "parts").glob("*.json"))
+    card = {"unit": unit, "min_words": min_words, "documents": documents, "units": card["units"],
             "shared_units": int(len(hashes)), "inputs": [str(p) for p in inputs]}
     Path(f"{out_path}.json").write_text(json.dumps(card, indent=2) + "\n")
+    shutil.rmtree(work)
     return card
 
 
-def _hash_units_of_file(job: tuple) -> int:
-    """Pass 1 for one input file: its (unit hash, id key) pairs, a document listing each unit once, written to
-    PREFIX.<shard>.npy by hash. Returns the number of documents."""
-    from curate.io.texts import read_documents
-
-    file, prefix, unit, min_words, shards = job
-    hashes, keys = [], []
-    documents = 0
-    for doc in read_documents(file):
-        if doc is None:
-            continue
-        documents += 1
-        text = doc["text"]
-        units = {h for h, n in (unit_key(text[s:e]) for s, e in split_units(text, unit)) if n >= min_words}
-        hashes.extend(units)
-        keys.extend([id_key(doc["id"])] * len(units))
-    h, k = np.array(hashes, dtype=np.uint64), np.array(keys, dtype=np.uint64)
-    shard = h % np.uint64(shards)
-    for s in range(shards):
-        mine = shard == s
-        np.save(f"{prefix}.{s:03d}.npy", np.stack([h[mine], k[mine]]))
-    return documents
-
-
-def _repeated_units_of_shard(job: tuple) -> tuple[np.ndarray, np.ndarray, int]:
-    """Pass 2 for one shard: (hashes of the units found in two documents or more, their owners, distinct units)."""
-    work, n_files, s = job
-    parts = [np.load(Path(work) / f"{k:06d}.{s:03d}.npy") for k in range(n_files)]
-    both = np.concatenate(parts, axis=1) if parts else np.empty((2, 0), np.uint64)
-    h, k = both[0], both[1]
-    order = np.lexsort((k, h))  # by unit hash, then owner key: the first of each run is the owner
-    h, k = h[order], k[order]
-    first = np.ones(len(h), bool)
-    first[1:] = h[1:] != h[:-1]
-    starts = np.flatnonzero(first)
-    counts = np.diff(np.append(starts, len(h)))
-    shared = starts[counts > 1]  # the same unit in two documents or more (a document lists a unit once)
-    return h[shared], k[shared], int(len(starts))
-
-
 def load_unit_index(path: str) -> tuple[np.ndarray, np.ndarray, dict]:
-    if not Path(path).is_file():
+    """(unit hashes, owner keys, card) of an index: an .npz of `curate dedup sentences`, or the folder of a
+    recipe's index jobs (owners/<shard>.npz, merged here, sorted by hash)."""
+    p = Path(path)
+    if p.is_dir():
+        card = json.loads((p / "card.json").read_text())
+        shards = [p / "owners" / f"{s:03d}.npz" for s in range(card["shards"])]
+        if missing := [str(f) for f in shards if not f.exists()]:
+            raise ValueError(f"sentence_dedup: the unit index in {path} is not complete ({missing[0]} missing)")
+        parts = [np.load(f) for f in shards]
+        hashes = np.concatenate([d["hashes"] for d in parts])
+        owners = np.concatenate([d["owners"] for d in parts])
+        order = np.argsort(hashes, kind="stable")  # the step looks units up with searchsorted
+        return hashes[order], owners[order], card | {"units": int(sum(int(d["units"]) for d in parts))}
+    if not p.is_file():
         raise ValueError(f"sentence_dedup: no unit index at {path}; build it with `curate dedup sentences`")
     data = np.load(path)
     return data["hashes"], data["owners"], json.loads(Path(f"{path}.json").read_text())

@@ -1,4 +1,10 @@
-"""Parquet reader: one row, one document; other columns go into metadata."""
+"""Parquet reader: one row, one document; other columns go into metadata.
+
+Two options for reading curate's own shards (a later pass of a recipe, `curate dedup documents`):
+`source_key` takes each document's source from that column (shards of several sources in one folder), and
+`lineage` reads them as curate's own: the `file` and `position` they carry, those of the original input, stay
+the document's (rather than naming the shard), and their `source` column is not kept as a record field.
+"""
 
 from typing import Iterator
 
@@ -22,11 +28,15 @@ class ParquetReader(SourceReader):
         recursive: bool = True,
         batch_size: int = 1000,
         max_doc_bytes: int = 16 * MiB,
+        source_key: str | None = None,
+        lineage: bool = False,
     ):
         super().__init__(path, source, glob=glob, recursive=recursive, max_doc_bytes=max_doc_bytes)
         self.text_key = text_key
         self.id_key = id_key
         self.batch_size = batch_size
+        self.source_key = source_key
+        self.lineage = lineage
 
     def records(self, filepath: str) -> Iterator[tuple[str, dict] | Bad]:
         import pyarrow.parquet as pq
@@ -63,4 +73,11 @@ class ParquetReader(SourceReader):
         if isinstance(metadata, dict):
             data.pop("metadata")
             data = metadata | data
-        return self.make_document(text, doc_id, filepath, data)
+        source = data.pop(self.source_key, None) if self.source_key else None
+        lineage = {}
+        if self.lineage:  # curate's own shard: its `source` column is the folder's source, not a record field
+            data.pop("source", None)
+            lineage = {k: data.pop(k) for k in ("file", "position") if k in data}
+        doc = self.make_document(text, doc_id, filepath, data, source=source if isinstance(source, str) else None)
+        doc.metadata.update(lineage)
+        return doc

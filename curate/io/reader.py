@@ -30,7 +30,9 @@ from curate.io.records import RecordLog, RecordScrubber, error_text, scrub_strin
 MiB = 1 << 20
 PREVIEW_CHARS = 200
 # Metadata keys the reader sets itself; a record's own field of that name is kept under `record_<key>`.
-RESERVED_KEYS = ("source", "file")
+# `file` and `position` are the lineage of a document: the input file and the record in it (a line, a row, a
+# WARC record id, a book's piece). They reach the final shards through every pass of a recipe.
+RESERVED_KEYS = ("source", "file", "position")
 # What a stream that ends early or holds corrupt compressed data raises (curate.io.compression).
 # (bz2 raises EOFError when cut and OSError when corrupt; gzip's BadGzipFile is an OSError.)
 TRUNCATION_ERRORS = (EOFError, OSError, zlib.error, lzma.LZMAError, zstandard.ZstdError)
@@ -105,14 +107,18 @@ class SourceReader(BaseDiskReader):
             return f"{nbytes} bytes > max_doc_bytes={self.max_doc_bytes}"
         return None
 
-    def make_document(self, text: str, doc_id: str, filepath: str, metadata: dict | None = None) -> Document:
-        """A Document of this reader's source. `metadata` is the record's own fields (any names: a field
-        called `source` or `file` is kept as `record_source` / `record_file`); None values are left out."""
+    def make_document(self, text: str, doc_id: str, filepath: str, metadata: dict | None = None,
+                      source: str | None = None) -> Document:
+        """A Document of this reader's source (or of `source`, a name the record gives). `metadata` is the
+        record's own fields (any names: a field called `source`, `file` or `position` is kept as
+        `record_source`, ...); None values are left out. `read_file` adds the record's position."""
         kept = {}
         for key, value in (metadata or {}).items():
             if value is not None:
                 kept[f"record_{key}" if key in RESERVED_KEYS else key] = value
-        return Document(text=text, id=doc_id, metadata={**kept, "source": self.source, "file": filepath})
+        if source is not None:
+            check_name(source, f"{filepath}: the record's source")
+        return Document(text=text, id=doc_id, metadata={**kept, "source": source or self.source, "file": filepath})
 
     def read_file(self, filepath: str) -> DocumentsPipeline:
         records = self.records(filepath)
@@ -141,6 +147,7 @@ class SourceReader(BaseDiskReader):
             if isinstance(item, Bad):
                 self.quarantine(filepath, item)
                 continue
+            item.metadata.setdefault("position", last)
             self.stat_update("chars_out", value=len(item.text))
             yield item
 

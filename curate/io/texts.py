@@ -74,3 +74,13 @@ def read_documents(file: Path, batch_size: int = 256) -> Iterator[dict | None]:
                        "text": record["text"], "source": record.get("source")}
     except (EOFError, zlib.error, gzip.BadGzipFile) as e:
         raise ValueError(f"{file}: truncated or corrupt after line {line_no} ({type(e).__name__}: {e})") from None
+
+
+def corpus_documents(file: Path):
+    """The documents of one file as datatrove Documents (rows without text left out), for the index jobs of a
+    recipe, which read a pass's output through the stages that the next pass starts with."""
+    from datatrove.data import Document
+
+    for record in read_documents(file):
+        if record is not None:
+            yield Document(text=record["text"], id=record["id"], metadata={"source": record["source"]})

@@ -26,13 +26,13 @@ EXAMPLE_CHARS = 160
 
 
 def rule_sets_from(config_path: str | None) -> list[RuleSet]:
-    from curate.config import _steps, load_config
+    from curate.config import load_config, step_classes
 
     if config_path is None:
         from curate.quality.heuristics import C4Quality, FineWebQuality, GopherQuality, GopherRepetition
 
         return [GopherRepetition(), GopherQuality(), C4Quality(), FineWebQuality()]
-    registry = _steps()
+    registry = step_classes()
     sets = []
     for kind, args in load_config(config_path).steps:
         if issubclass(registry[kind], RuleSet):

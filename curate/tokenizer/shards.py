@@ -15,8 +15,10 @@ each shard the documents in the order of their input file. Every document is fol
 A document is held out under the tokenizer's own rule (`corpus.HELDOUT_RULE`, the fraction in its card), so
 a document the tokenizer was measured on is never in a train shard.
 
-Each task is a datatrove `PipelineStep` run by the `LocalPipelineExecutor`; task `rank` encodes input files
-rank, rank + tasks, ... and writes each shard under a temporary name renamed when complete.
+Each task is a datatrove `PipelineStep`; task `rank` encodes input files rank, rank + tasks, ... and writes
+each shard under a temporary name renamed when complete; a one-task job then writes meta.json. In a recipe,
+`tokenize: {tokenizer: DIR}` as the last step runs both jobs on the run's executor over OUT/data, into
+OUT/tokens (`Tokenize`); `curate tokenize` runs them on local processes.
 """
 
 import json
@@ -27,8 +29,9 @@ from pathlib import Path
 import numpy as np
 from datatrove.pipeline.base import PipelineStep
 
+from curate.stage import Barrier
 from curate.tokenizer.corpus import HELDOUT_RULE, corpus_files, is_heldout, source_of
-from curate.io.files import sha256_file
+from curate.io.files import sha256_file, write_json_atomic
 from curate.tokenizer.encode import load_tokenizer
 from curate.io.texts import read_documents
 
@@ -172,13 +175,49 @@ def collect_meta(out: Path, tok, request: dict) -> dict:
     }
 
 
+class TokenMeta(PipelineStep):
+    """The job after the shards: meta.json from the shards on disk (`collect_meta`)."""
+
+    name = "token shards: meta.json"
+    type = "curate tokenizer"
+
+    def __init__(self, tokenizer_dir: str, inputs: list[str], out_dir: str, tasks: int):
+        super().__init__()
+        self.tokenizer_dir, self.inputs, self.out_dir, self.tasks = str(tokenizer_dir), inputs, str(out_dir), tasks
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        out = Path(self.out_dir)
+        tok = load_tokenizer(self.tokenizer_dir)
+        meta = collect_meta(out, tok, _request(Path(self.tokenizer_dir), self.inputs, self.tasks))
+        write_json_atomic(out / "meta.json", meta)
+        self.stat_update("documents", value=sum(t["documents"] for t in meta["totals"].values()))
+        self.stat_update("tokens", value=sum(t["tokens"] for t in meta["totals"].values()))
+        return iter(())
+
+
+class Tokenize(Barrier):
+    """`tokenize: {tokenizer: DIR}`, the last step of a recipe: the final corpus as token shards in OUT/tokens,
+    with the tokenizer that `curate tokenizer train` wrote to DIR."""
+
+    def __init__(self, tokenizer: str):
+        self.tokenizer = str(tokenizer)
+        load_tokenizer(self.tokenizer)  # a wrong folder is a config error now, not a failed job later
+
+    def index_jobs(self, inputs: list[str], work: str, pending: list, tasks: int) -> list[tuple[str, list, int]]:
+        return [("", [TokenShardWriter(self.tokenizer, inputs, work)], tasks),
+                ("meta", [TokenMeta(self.tokenizer, inputs, work, tasks)], 1)]
+
+    def apply_stage(self, work: str):
+        raise TypeError("tokenize changes no document: it is the recipe's last job")
+
+
 def tokenize_corpus(tokenizer_dir: str, inputs: list[str], out_dir: str, tasks: int = 1, workers: int = 1,
                     overwrite: bool = False) -> dict:
     """Encodes every document under `inputs` (folders of curate parquet shards, or parquet/JSONL files) with
     the tokenizer in `tokenizer_dir` into token shards under `out_dir`, writes `out_dir/meta.json` and
     returns it. Running it again on the same `out_dir` with the same tokenizer, inputs and tasks resumes
     (finished tasks are skipped); anything else there is refused unless `overwrite`."""
-    from datatrove.executor import LocalPipelineExecutor
+    from curate.executors import run_job
 
     if tasks < 1 or workers < 1:
         raise ValueError(f"tasks and workers must be at least 1 (got tasks={tasks}, workers={workers})")
@@ -197,17 +236,9 @@ def tokenize_corpus(tokenizer_dir: str, inputs: list[str], out_dir: str, tasks: 
                              "choose another output folder or pass overwrite=True (--overwrite)")
     out.mkdir(parents=True, exist_ok=True)
     marker.write_text(json.dumps(request, indent=2) + "\n")
-    step = TokenShardWriter(str(tok_dir), inputs, str(out))
-    executor = LocalPipelineExecutor([step], tasks=tasks, workers=min(workers, tasks), logging_dir=str(out / "logs"))
-    executor.run()
-    incomplete = executor.get_incomplete_ranks()
-    if incomplete:
-        raise RuntimeError(f"token shards: tasks {incomplete} did not finish; see {out / 'logs'} and run again to resume")
-    meta = collect_meta(out, tok, request)
-    tmp = out / ".meta.json.tmp"
-    tmp.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, out / "meta.json")
-    return meta
+    run_job([TokenShardWriter(str(tok_dir), inputs, str(out))], tasks, workers, str(out / "logs" / "shards"))
+    run_job([TokenMeta(str(tok_dir), inputs, str(out), tasks)], 1, 1, str(out / "logs" / "meta"))
+    return json.loads((out / "meta.json").read_text())
 
 
 def load_shard(bin_path: str) -> tuple[np.ndarray, np.ndarray]:
