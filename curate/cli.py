@@ -18,9 +18,10 @@ DEMO_ABLATION = REPO_ROOT / "pipelines" / "ablation-demo.yaml"
 EVAL_TASKS = Path(__file__).resolve().parent / "data" / "tasks"
 
 EXAMPLES = """examples:
-  curate demo                                        # the whole flow on the bundled sample
+  curate demo                                    # the whole flow on the bundled sample
   curate run pipelines/web.yaml -o out/web --tasks 8 --workers 2
-  curate run pipelines/web.yaml --input web=/data/crawl/ -o out/crawl --executor ray
+  curate run pipelines/web.yaml --input web=/data/crawl/ -o out/crawl \\
+      --executor slurm --slurm partition=cpu --slurm time=04:00:00
   curate report out/web
 """
 
@@ -33,6 +34,22 @@ def _pairs(values: list[str], flag: str) -> dict[str, str]:
             raise SystemExit(f"curate: {flag} expects NAME=VALUE, got {v!r}")
         pairs[key] = value
     return pairs
+
+
+def _slurm_options(values: list[str], sbatch: list[str]) -> dict | None:
+    """`--slurm partition=cpu --slurm cpus_per_task=2 --sbatch account=lab` -> SlurmPipelineExecutor options."""
+    from curate.executors import SLURM_OPTIONS, check_slurm_options
+
+    options = {}
+    for key, value in _pairs(values, "--slurm").items():
+        kind = SLURM_OPTIONS.get(key, str)
+        try:
+            options[key] = kind(value) if kind in (int, str) else value
+        except ValueError:
+            raise SystemExit(f"curate: --slurm {key}={value}: expected {kind.__name__}") from None
+    if sbatch:
+        options["sbatch_args"] = _pairs(sbatch, "--sbatch")
+    return check_slurm_options(options, "--slurm") if options else None
 
 
 def cmd_run(args) -> None:
@@ -49,12 +66,19 @@ def cmd_run(args) -> None:
         inputs=_pairs(args.input, "--input"),
         overwrite=args.overwrite,
         variables=_pairs(args.var, "--var"),
+        slurm=_slurm_options(args.slurm, args.sbatch),
     )
+    if "submitted" in summary:
+        print(f"submitted to Slurm: {len(summary['submitted'])} jobs ({', '.join(summary['submitted'])}), each after "
+              f"the one before\nlogs: {summary['logs']}/<job>/\nwhen the last is done: curate report {args.out}")
+        return
     md, _ = write_report(args.out)
     t = summary["totals"]
+    passes = summary["passes"]
     print(
         f"{t['records']} records: {t['kept']} kept, {t['removed']} removed, {t['quarantined']} quarantined "
-        f"in {summary['wall_s']} s\noutput: {Path(args.out) / 'data'}\nreport: {md}"
+        f"in {summary['wall_s']} s ({len(passes)} pass{'es' if len(passes) > 1 else ''})\n"
+        f"output: {Path(args.out) / 'data'}\nreport: {md}"
     )
     for line in error_lines(summary):
         print(f"warning: {line}", file=sys.stderr)
@@ -81,69 +105,62 @@ def cmd_report(args) -> None:
 
 
 def cmd_demo(args) -> None:
+    """The flow on the bundled sample: two recipes (pipelines/demo.yaml, pipelines/demo-final.yaml), and between
+    them what needs the cleaned corpus as a whole: a quality classifier and a tokenizer trained on it."""
     if not DEMO_CONFIG.is_file():
         raise SystemExit(f"curate demo: {DEMO_CONFIG} not found; run it from a source checkout (git clone, make demo)")
-    from curate.dedup.dataset import build_index
-    from curate.dedup.document import dedup_documents
-    from curate.dedup.minhash import MinhashConfig
-    from curate.dedup.sentence import index_units
+    from curate.ablate import ablate
     from curate.pipeline import run_pipeline
     from curate.quality.calibrate import inspect_corpus
     from curate.quality.classifier import train_classifier
     from curate.report import write_report
-    from curate.tokenizer import evaluate_tokenizers, tokenize_corpus, train_tokenizer
+    from curate.tokenizer import evaluate_tokenizers, train_tokenizer
 
     out = Path(args.out)
-    if out.exists() and not (out / "clean").exists() and any(out.iterdir()):
+    if out.exists() and not (out / "corpus").exists() and any(out.iterdir()):
         raise SystemExit(f"curate demo: {out} exists and is not a demo output; choose another -o")
-    clean, dedup, final, model = out / "clean", out / "dedup", out / "final", out / "quality.bin"
-    units, tok_dir, tokens = out / "units.npz", out / "tokenizer", out / "tokens"
-    for stale in (dedup, tokens, out / "ablation"):  # these steps resume instead of starting over; the demo starts over
+    corpus, final, model, tok_dir = out / "corpus", out / "final", out / "quality.bin", out / "tokenizer"
+    for stale in (out / "ablation",):  # the ablation resumes instead of starting over; the demo starts over
         if stale.exists():
             shutil.rmtree(stale)
+    run = {"tasks": args.tasks, "workers": args.workers, "overwrite": True}
 
-    print(f"[1/9] {DEMO_CONFIG.relative_to(REPO_ROOT)} on the bundled sample -> {clean}/")
-    summary = run_pipeline(str(DEMO_CONFIG), str(clean), tasks=args.tasks, workers=args.workers, overwrite=True)
-    md, _ = write_report(clean)
-    print(f"[2/9] near-duplicate documents (MinHash, Jaccard >= 0.8) -> {dedup}/")
-    dd = dedup_documents([str(clean / "data")], str(dedup), MinhashConfig.for_threshold(0.8), tasks=args.tasks,
-                         workers=args.workers)
-    print(f"[3/9] paragraphs shared across documents -> {units}; evaluation tasks -> {out / 'eval-tasks.index.npz'}")
-    index_units([str(dedup / "data")], str(units), unit="paragraph", min_words=5)
-    eval_index = out / "eval-tasks.index.npz"
-    build_index([str(EVAL_TASKS)], str(eval_index), MinhashConfig.for_threshold(0.8))
-    print(f"[4/9] quality classifier: wiki + books (positive) vs web (negative) -> {model}")
-    card = train_classifier([str(dedup / "data" / "wiki"), str(dedup / "data" / "books")], [str(dedup / "data" / "web")],
-                            str(model))
-    print(f"[5/9] {DEMO_FINAL_CONFIG.relative_to(REPO_ROOT)}: decontamination, paragraph dedup, quality scores -> {final}/")
-    final_summary = run_pipeline(
-        str(DEMO_FINAL_CONFIG), str(final), tasks=args.tasks, workers=args.workers, overwrite=True,
-        variables={"dedup": str((dedup / "data").resolve()), "units": str(units.resolve()), "model": str(model.resolve()),
-                   "eval_index": str(eval_index.resolve())},
-    )
-    final_md, _ = write_report(final)
-    print(f"[6/9] threshold calibration of the heuristic rules on the extracted text -> {out / 'inspect'}/")
-    inspect_md = inspect_corpus([str(clean / "data")], str(out / "inspect"), config=str(DEMO_CONFIG))
-    print(f"[7/9] {DEMO_TOKENIZER.relative_to(REPO_ROOT)}: byte-level BPE on the final corpus -> {tok_dir}/")
-    tok_card = train_tokenizer(str(DEMO_TOKENIZER), [str(final / "data")], str(tok_dir))
-    evaluate_tokenizers([str(tok_dir)], [str(final / "data")])
-    print(f"[8/9] token shards per source -> {tokens}/")
-    meta = tokenize_corpus(str(tok_dir), [str(final / "data")], str(tokens), tasks=args.tasks, workers=args.workers)
-    print(f"[9/9] {DEMO_ABLATION.relative_to(REPO_ROOT)}: proxies over three mixtures and the natural one -> "
+    print(f"[1/6] {DEMO_CONFIG.relative_to(REPO_ROOT)}: extraction, PII, filters, near-duplicate documents, "
+          f"decontamination, repeated paragraphs -> {corpus}/")
+    summary = run_pipeline(str(DEMO_CONFIG), str(corpus), **run)
+    md, _ = write_report(corpus)
+    print(f"[2/6] quality classifier: wiki + books (positive) vs web (negative) -> {model}")
+    card = train_classifier([str(corpus / "data" / "wiki"), str(corpus / "data" / "books")],
+                            [str(corpus / "data" / "web")], str(model))
+    print(f"[3/6] {DEMO_TOKENIZER.relative_to(REPO_ROOT)}: byte-level BPE on the corpus -> {tok_dir}/")
+    tok_card = train_tokenizer(str(DEMO_TOKENIZER), [str(corpus / "data")], str(tok_dir))
+    evaluate_tokenizers([str(tok_dir)], [str(corpus / "data")])
+    print(f"[4/6] {DEMO_FINAL_CONFIG.relative_to(REPO_ROOT)}: quality scores, token shards -> {final}/")
+    run_pipeline(str(DEMO_FINAL_CONFIG), str(final), **run, variables={
+        "corpus": str((corpus / "data").resolve()), "model": str(model.resolve()), "tokenizer": str(tok_dir.resolve())})
+    write_report(final)
+    first_pass = corpus / "passes" / "1" / "data"
+    print(f"[5/6] threshold calibration of the heuristic rules on the filtered text -> {out / 'inspect'}/")
+    inspect_md = inspect_corpus([str(first_pass)], str(out / "inspect"), config=str(DEMO_CONFIG))
+    print(f"[6/6] {DEMO_ABLATION.relative_to(REPO_ROOT)}: proxies over three mixtures and the natural one -> "
           f"{out / 'ablation'}/")
-    from curate.ablate import ablate
-
+    tokens = final / "tokens"
     abl = ablate(str(DEMO_ABLATION), out_dir=str(out / "ablation"), overrides={"tokens": str(tokens.resolve())},
                  threads=1)
-    t, ft, m = summary["totals"], final_summary["totals"], card["metrics"]
+    t, m = summary["totals"], card["metrics"]
+    reasons = {}
+    for s in summary["stages"]:
+        for reason, n in s.get("removed_reasons", {}).items():
+            reasons[s["stage"]] = reasons.get(s["stage"], 0) + n
+    removed = ", ".join(f"{n} by {stage}" for stage, n in reasons.items())
+    meta = json.loads((tokens / "meta.json").read_text())
     print(
-        f"\n{t['records']} records read: {t['kept']} kept by the filters ({t['removed']} removed, "
-        f"{t['quarantined']} quarantined), {dd['removed']} near-duplicate documents, "
-        f"{ft['removed']} left too short by paragraph dedup: {ft['kept']} documents\n"
-        f"  corpus (parquet):     {final / 'data'}/<source>/*.parquet\n"
-        f"  removed, with reasons: {clean / 'removed'}, {dedup / 'removed'}, {final / 'removed'}\n"
-        f"  quarantined records:  {clean / 'quarantine'}/<source>/*.jsonl.gz\n"
-        f"  reports:              {md}, {final_md}\n"
+        f"\n{t['records']} records read: {t['kept']} kept, {t['removed']} removed ({removed}), "
+        f"{t['quarantined']} quarantined\n"
+        f"  corpus (parquet):     {final / 'data'}/<source>/*.parquet (quality_score on web pages)\n"
+        f"  removed, with reasons: {corpus / 'removed'}/<stage>/\n"
+        f"  quarantined records:  {corpus / 'quarantine'}/<source>/*.jsonl.gz\n"
+        f"  report:               {md}\n"
         f"  quality classifier:   {model} (held-out ROC AUC {m['roc_auc']}, card {model}.json)\n"
         f"  threshold evidence:   {inspect_md}\n"
         f"  tokenizer:            {tok_dir} ({tok_card['vocab_size']} tokens; report {tok_dir / 'report.md'})\n"
@@ -250,7 +267,8 @@ def cmd_dedup_documents(args) -> None:
     from curate.dedup.minhash import MinhashConfig
 
     config = MinhashConfig.for_threshold(args.threshold, verbose=True)
-    stats = dedup_documents(args.inputs, args.out, config=config, tasks=args.tasks, workers=args.workers, keep=args.keep)
+    stats = dedup_documents(args.inputs, args.out, config=config, tasks=args.tasks, workers=args.workers, keep=args.keep,
+                            executor=args.executor)
     print(f"{stats['documents']} documents: {stats['kept']} kept, {stats['removed']} removed as near duplicates "
           f"(config {config})\noutput: {Path(args.out) / 'data'}; removed: {Path(args.out) / 'removed'}")
 
@@ -288,13 +306,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("config", help="pipeline YAML, e.g. pipelines/demo.yaml")
     run.add_argument("-o", "--out", required=True, help="output folder (data/, removed/, quarantine/, stats.json)")
-    run.add_argument("--executor", choices=["local", "ray"], default="local")
+    run.add_argument("--executor", choices=["local", "ray", "slurm"], default="local",
+                     help="where every job of the recipe runs (default: local processes)")
     run.add_argument("--tasks", type=int, default=1, help="number of shards of the input (default 1)")
     run.add_argument("--workers", type=int, default=1, help="tasks run at once (default 1)")
     run.add_argument("--ray-address", help="address of a running Ray cluster (default: start a local one)")
     run.add_argument("--input", action="append", default=[], metavar="SOURCE=PATH", help="replace a reader's input path")
     run.add_argument("--var", action="append", default=[], metavar="NAME=VALUE", help="value of {NAME} in the config")
     run.add_argument("--overwrite", action="store_true", help="delete OUT first instead of resuming in it")
+    run.add_argument("--slurm", action="append", default=[], metavar="OPTION=VALUE",
+                     help="SlurmPipelineExecutor option: partition, time, cpus_per_task, mem_per_cpu_gb, qos, ... "
+                     "(over the recipe's `slurm:`)")
+    run.add_argument("--sbatch", action="append", default=[], metavar="ARG=VALUE", help="extra sbatch argument")
     run.set_defaults(func=cmd_run)
 
     report = sub.add_parser("report", help="markdown + PNG summary of a run", epilog="example: curate report out/demo")
@@ -371,6 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
     ddocs.add_argument("--keep", choices=["first", "longest", "quality"], default="first")
     ddocs.add_argument("--tasks", type=int, default=1)
     ddocs.add_argument("--workers", type=int, default=1)
+    ddocs.add_argument("--executor", choices=["local", "ray"], default="local")
     ddocs.set_defaults(func=cmd_dedup_documents)
     dsent = dsub.add_parser(
         "sentences",

@@ -49,6 +49,9 @@ class Registry(Mapping):
         module, _, cls = self._paths[name].partition(":")
         return getattr(importlib.import_module(module), cls)
 
+    def __contains__(self, name) -> bool:  # Mapping's would import the class
+        return name in self._paths
+
     def __iter__(self):
         return iter(self._paths)
 

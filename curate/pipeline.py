@@ -12,6 +12,7 @@ writes stats.json. The command returns once they are submitted.
 
 import hashlib
 import json
+import re
 import shutil
 import time
 from pathlib import Path
@@ -90,6 +91,22 @@ class RecipeStats(PipelineStep):
         return iter(())
 
 
+EXCEPTION_LINE = re.compile(r"^(?:[\w.]+\.)?(\w*(?:Error|Exception)): (.+)$")
+
+
+def task_error(logging_dir: str, rank: int) -> str | None:
+    """The exception that ended a failed task, as the last line of its traceback in the task's log names it
+    ("DedupError: document id 'x' occurs 2 times ..."): the one line a person needs, without the traceback."""
+    from datatrove.io import get_datafolder
+
+    folder, name = get_datafolder(logging_dir), f"logs/task_{rank:05d}.log"
+    if not folder.isfile(name):
+        return None
+    with folder.open(name, "r") as f:
+        lines = f.read().splitlines()
+    return next((f"{m.group(1)}: {m.group(2)}" for line in reversed(lines) if (m := EXCEPTION_LINE.match(line))), None)
+
+
 def recipe_summary(out: str, jobs: list[tuple[str, int, list]]) -> dict:
     passes, index = [], []
     for name, tasks, funnel in jobs:
@@ -135,8 +152,9 @@ def run_recipe(config: PipelineConfig, out: str, executor: str = "local", tasks:
         if incomplete := ex.get_incomplete_ranks(range(job.tasks)):
             if job.name == "stats" and (out_dir / "stats.json").exists():
                 check_conservation(json.loads((out_dir / "stats.json").read_text()))  # raises with the reasons
-            raise RunError(f"job {job.name}: tasks {incomplete} did not complete; see {logging_dir}/logs/ and run "
-                           "the same command to resume")
+            why = next((e for rank in incomplete if (e := task_error(logging_dir, rank))), None)
+            raise RunError(f"job {job.name}: tasks {incomplete} did not complete{f' ({why})' if why else ''}; see "
+                           f"{logging_dir}/logs/ and run the same command to resume")
     if executor == "slurm":
         previous.run()
         return {**about, "submitted": [j.name for j in jobs], "logs": f"{out_dir}/logs"}

@@ -9,11 +9,11 @@ just before it (the sentence index reads the corpus as MinHash dedup leaves it) 
 so `web.yaml` (filters, minhash_dedup, sentence_dedup) is two passes, not three:
 
     pass-1                     readers -> filters -> pii -> OUT/passes/1/data
-    minhash_dedup-signatures   \
-    minhash_dedup-buckets       > index of near-duplicates (OUT/index/minhash_dedup/)
-    minhash_dedup-clusters     /
-    sentence_dedup-units       \  index of repeated lines, through the near-duplicate filter
-    sentence_dedup-owners      /  (OUT/index/sentence_dedup/)
+    minhash_dedup-signatures   |
+    minhash_dedup-buckets      |  index of near-duplicates (OUT/index/minhash_dedup/)
+    minhash_dedup-clusters     |
+    sentence_dedup-units       |  index of repeated lines, through the near-duplicate filter
+    sentence_dedup-owners      |  (OUT/index/sentence_dedup/)
     pass-2                     OUT/passes/1/data -> minhash_dedup -> sentence_dedup -> ... -> OUT/data
     tokens                     (when the recipe ends with `tokenize`) OUT/data -> OUT/tokens
     stats                      every job's stats -> OUT/stats.json, conservation per pass and in total
@@ -33,6 +33,9 @@ from dataclasses import dataclass, field
 from curate import config as registry  # its step_classes() is looked up at call time: tests swap it
 from curate.config import ConfigError, PipelineConfig, build_entry
 from curate.stage import Barrier, Stage
+
+
+NO_LIMIT = 1 << 62
 
 
 @dataclass
@@ -125,7 +128,8 @@ def plan_recipe(config: PipelineConfig, out: str, tasks: int) -> list[Job]:
 
         built = []
         for source in sources:
-            reader = ParquetReader(f"{written}/{source}", source, glob="*.parquet", lineage=True)
+            # no size limit: these documents passed the recipe's own readers already
+            reader = ParquetReader(f"{written}/{source}", source, glob="*.parquet", lineage=True, max_doc_bytes=NO_LIMIT)
             reader.attach(f"read_{source}", f"{out}/passes/{n}/quarantine", scrub)
             built.append(reader)
         return built

@@ -112,7 +112,7 @@ def test_a_rerun_leaves_no_output_of_an_earlier_attempt_behind(tmp_path):
     write_parquet(out / "data" / "other" / "00000.parquet", [{"id": "ghost", "text": "from a crashed attempt", "source": "other"}])
     (out / "quarantine" / "j").mkdir(parents=True)
     (out / "quarantine" / "j" / "00000.jsonl.gz").write_bytes(gzip.compress(b'{"reason": "ghost"}\n'))
-    (out / "logs" / "completions" / "00000").unlink()  # the task did not finish
+    (out / "logs" / "pass-1" / "completions" / "00000").unlink()  # the task did not finish
     summary = run_pipeline(str(cfg), str(out))
     assert summary["conserved"] and summary["totals"]["kept"] == 5
     assert len(kept_documents(out)) == 5 and read_records(str(out / "quarantine")) == []

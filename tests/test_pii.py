@@ -263,7 +263,7 @@ def test_records_removed_or_quarantined_before_pii_leak_no_raw_value(tmp_path, e
     spans = read_records(str(out / "removed" / "pii" / "spans"))
     assert spans and {r["id"] for r in spans} <= kept_ids
     pii_at = next(i for i, s in enumerate(summary["stages"]) if s["stage"] == "pii")
-    assert merge_rank_stats(str(out / "logs"), 2)[pii_at]["labels"]["pii_spans"] == len(spans)
+    assert merge_rank_stats(str(out / "logs" / "pass-1"), 2)[pii_at]["labels"]["pii_spans"] == len(spans)
     assert summary["stages"][pii_at]["in"] == len(kept_ids)
 
 

@@ -84,11 +84,11 @@ def test_killed_run_resumes_to_the_same_output(two_task_run, inputs, tmp_path):
     cmd = CURATE + ["run", str(inputs / "test.yaml"), "-o", str(out), "--tasks", "4", "--workers", "1"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 120
-    while not list((out / "logs" / "completions").glob("*")) and time.monotonic() < deadline:
+    while not list((out / "logs" / "pass-1" / "completions").glob("*")) and time.monotonic() < deadline:
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)  # mid-run: at least one task done, others not
     proc.wait()
-    done_before = len(list((out / "logs" / "completions").glob("*")))
+    done_before = len(list((out / "logs" / "pass-1" / "completions").glob("*")))
     assert 0 < done_before < 4  # killed after a task finished and before all did
 
     rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
@@ -107,26 +107,32 @@ def test_demo_runs_offline(tmp_path):
     out = tmp_path / "demo"
     proc = subprocess.run(CURATE + ["demo", "-o", str(out)], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "threshold evidence:" in proc.stdout and (out / "clean" / "report.md").is_file()
-    stats = orjson.loads((out / "clean" / "stats.json").read_bytes())
+    assert "threshold evidence:" in proc.stdout and (out / "corpus" / "report.md").is_file()
+    stats = orjson.loads((out / "corpus" / "stats.json").read_bytes())
     assert stats["conserved"] and stats["totals"]["records"] == 213 + 15 + 106
+    # one recipe, two passes: the filters, then near-duplicate documents and repeated paragraphs
+    assert [p["pass"] for p in stats["passes"]] == ["pass-1", "pass-2"]
+    assert [s["stage"] for s in stats["passes"][1]["stages"]][-3:] == ["minhash_dedup", "sentence_dedup", "write"]
+    assert stats["passes"][1]["totals"]["records"] == stats["passes"][0]["totals"]["kept"]
     removed = {s["stage"]: s["removed"] for s in stats["stages"] if s["kind"] == "step"}
     assert removed["gopher_quality"] > 0 and removed["language"] > 0
     # Books pass the web-only rules untouched; every one of them is kept.
     assert {s["stage"]: s["passed_through"] for s in stats["stages"] if s["kind"] == "step"}["c4_quality"] > 15
-    assert sum(1 for _, source, _ in kept_documents(out / "clean") if source == "books") == 15
+    assert sum(1 for _, source, _ in kept_documents(out / "corpus") if source == "books") == 15
     card = orjson.loads((out / "quality.bin.json").read_bytes())
     assert card["metrics"]["roc_auc"] > 0.9
-    dedup = orjson.loads((out / "dedup" / "dedup.json").read_bytes())
-    assert dedup["documents"] == stats["totals"]["kept"] and dedup["conserved"]
     final = orjson.loads((out / "final" / "stats.json").read_bytes())
-    assert final["conserved"] and final["totals"]["records"] == dedup["kept"]
+    assert final["conserved"] and final["totals"]["records"] == stats["totals"]["kept"]
     import pyarrow.parquet as pq
 
-    scores = pq.read_table(out / "final" / "data" / "web").column("quality_score").to_pylist()  # a typed column
+    web = pq.read_table(out / "final" / "data" / "web")
+    scores = web.column("quality_score").to_pylist()  # a typed column
     assert scores and all(0.0 <= s <= 1.0 for s in scores)
+    # lineage through three passes: the WARC file and record each page came from
+    lineage = [orjson.loads(m) for m in web.column("metadata").to_pylist()]
+    assert all(m["file"].endswith(".warc.gz") and m["position"] for m in lineage)
     assert (out / "inspect" / "inspect.md").is_file()
-    tokens = orjson.loads((out / "tokens" / "meta.json").read_bytes())
+    tokens = orjson.loads((out / "final" / "tokens" / "meta.json").read_bytes())
     assert tokens["dtype"] == "uint16" and tokens["vocab_size"] == 4096
     assert tokens["totals"]["train"]["documents"] + tokens["totals"]["heldout"]["documents"] == final["totals"]["kept"]
     assert (out / "tokenizer" / "tokenizer.json").is_file() and (out / "tokenizer" / "report.md").is_file()
@@ -184,12 +190,17 @@ def test_books_recipe_runs_on_the_bundled_books(tmp_path):
     assert not reasons & {"dup_line_frac", "line_punct_ratio", "gopher_long_doc", "gopher_too_many_bullets"}
 
 
-def test_web_recipes_load():
+def test_recipes_plan_into_passes(tmp_path):
     from curate.config import load_config
+    from curate.recipe import plan_recipe
 
-    assert [k for k, _ in load_config(REPO / "pipelines" / "web.yaml").steps][-1] == "pii"
-    final = load_config(REPO / "pipelines" / "web-final.yaml", variables={"dedup": "/d", "units": "/u.npz"})
-    assert [k for k, _ in final.steps] == ["sentence_dedup"]
+    def jobs(name: str, **variables) -> list[str]:
+        return [j.name for j in plan_recipe(load_config(REPO / "pipelines" / name, variables), str(tmp_path), 2)]
+
+    index = ["minhash_dedup-signatures", "minhash_dedup-buckets", "minhash_dedup-clusters", "sentence_dedup-units",
+             "sentence_dedup-owners"]
+    assert jobs("web.yaml") == jobs("books.yaml") == ["pass-1", *index, "pass-2"]
+    assert jobs("demo.yaml") == ["pass-1", *index, "pass-2"]
 
 
 def test_readme_config_example_is_valid(tmp_path):

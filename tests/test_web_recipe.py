@@ -110,8 +110,12 @@ def test_web_recipe_runs_on_the_bundled_sample_locally_and_on_ray(tmp_path):
     web = str(REPO / "pipelines" / "web.yaml")
     summary = run_pipeline(web, str(tmp_path / "local"), tasks=2, workers=2)
     assert summary["conserved"] and summary["totals"]["records"] == 213
-    stages = [s["stage"] for s in summary["stages"]]
-    assert stages[1:3] == ["url_filter", "html_extract"] and stages[-2:] == ["pii", "write"]
+    # two passes: the filters, then the dedup steps over everything the filters kept
+    first, second = ([s["stage"] for s in p["stages"]] for p in summary["passes"])
+    assert first[1:3] == ["url_filter", "html_extract"] and first[-2:] == ["pii", "write"]
+    assert second == ["read_web", "minhash_dedup", "sentence_dedup", "write"]
+    assert [j["job"] for j in summary["jobs"]][:5] == ["minhash_dedup-signatures", "minhash_dedup-buckets",
+                                                      "minhash_dedup-clusters", "sentence_dedup-units", "sentence_dedup-owners"]
     # code-aware rules: most documentation pages stay (193 of the 213 are content pages, curate/data/quality)
     assert 170 < summary["totals"]["kept"] < 213
     # Ray in its own process, as a user runs it (a Ray instance started inside pytest outlives the test)
@@ -121,9 +125,11 @@ def test_web_recipe_runs_on_the_bundled_sample_locally_and_on_ray(tmp_path):
     assert kept_documents(tmp_path / "ray") == kept_documents(tmp_path / "local")
 
 
-def test_killed_web_recipe_resumes_to_the_same_output(tmp_path):
-    # Eight WARC files of bundled pages (new record ids per copy), one task each, one worker: a kill
-    # lands while tasks remain, and the rerun must give the bytes of an uninterrupted run.
+@pytest.mark.parametrize("job", ["pass-1", "pass-2"])
+def test_killed_web_recipe_resumes_to_the_same_output(tmp_path, job):
+    # Eight WARC files of bundled pages (new record ids per copy), one task each, one worker: a kill lands
+    # while tasks of the first or of the second pass remain, and the rerun must give the bytes of an
+    # uninterrupted run. The copies are near-duplicates of each other: the second pass removes them.
     pages = real_pages(213)
     warcs = tmp_path / "warcs"
     warcs.mkdir()
@@ -135,11 +141,12 @@ def test_killed_web_recipe_resumes_to_the_same_output(tmp_path):
     out = tmp_path / "killed"
     proc = subprocess.Popen(cmd + [str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 120
-    while len(list((out / "logs" / "completions").glob("*"))) < 2 and time.monotonic() < deadline:
+    completions = out / "logs" / job / "completions"
+    while len(list(completions.glob("*"))) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert 2 <= len(list((out / "logs" / "completions").glob("*"))) < 8
+    assert 2 <= len(list(completions.glob("*"))) < 8
     subprocess.run(cmd + [str(out)], check=True, capture_output=True, timeout=300)
     assert kept_documents(out) == kept_documents(tmp_path / "whole")
     for folder in ("data", "removed"):
@@ -148,3 +155,5 @@ def test_killed_web_recipe_resumes_to_the_same_output(tmp_path):
         assert files == {p.relative_to(whole): p.read_bytes() for p in whole.rglob("*") if p.is_file()}
     stats = orjson.loads((out / "stats.json").read_bytes())
     assert stats["conserved"] and stats["totals"] == orjson.loads((tmp_path / "whole" / "stats.json").read_bytes())["totals"]
+    near_duplicates = stats["passes"][1]["stages"][1]["removed_reasons"]["near_duplicate"]
+    assert near_duplicates >= 2 * stats["passes"][1]["totals"]["kept"] // 3  # three copies of each page

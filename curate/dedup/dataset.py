@@ -6,7 +6,9 @@ shingle sets (for exact verification), plus the config. `DatasetDedup(indexes, t
 document up in each index by LSH bands and verifies candidates by exact Jaccard of shingle sets; with
 `measure="containment"` it instead removes a document that contains at least `threshold` of an indexed
 document's shingles (an evaluation item quoted inside a longer page), looked up shingle by shingle.
-Each removal names the index and the matched document id. Documents with no shingles are kept.
+Each removal names the index and the matched document id. Documents with no shingles are kept. An entry of
+`indexes` that is not an .npz (a folder of evaluation tasks as JSONL, say) is indexed in memory when the step
+starts: fine for evaluation sets of a few MB, a saved index for anything larger.
 """
 
 import json
@@ -15,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from datatrove.data import Document
 
-from curate.dedup.document import BAND_DTYPE
+from curate.dedup.minhash_index import BAND_DTYPE
 from curate.dedup.minhash import MinhashConfig, band_hashes, jaccard, shingles, signatures
 from curate.stage import Drop, Stage
 
@@ -43,9 +45,8 @@ def _documents(dirs: list[str]):
                         yield str(rec.get("id", f"{f}#{r}")), rec.get("text") or rec.get("context") or ""
 
 
-def build_index(dirs: list[str], out_path: str, config: MinhashConfig | None = None) -> dict:
-    """Save the signatures and shingles of every document under `dirs` to out_path (.npz) + a JSON card."""
-    config = config or MinhashConfig()
+def index_arrays(dirs: list[str], config: MinhashConfig) -> dict:
+    """The signatures, band records and shingles of every document under `dirs`, with the index's card."""
     ids, sets = [], []
     for doc_id, text in _documents(dirs):
         s = shingles(text, config.n_grams)
@@ -60,24 +61,38 @@ def build_index(dirs: list[str], out_path: str, config: MinhashConfig | None = N
         bands[b].sort(order=["hash", "key"])
     offsets = np.concatenate([[0], np.cumsum([len(s) for s in sets])]).astype(np.int64)
     card = {"format": FORMAT, "config": config.to_dict(), "inputs": [str(d) for d in dirs], "documents": len(ids)}
+    return {"ids": np.array(ids, dtype=object).astype(str), "signatures": sigs, "bands": bands,
+            "shingles": np.concatenate(sets) if sets else np.empty(0, np.uint32), "offsets": offsets,
+            "card": np.array(json.dumps(card))}
+
+
+def build_index(dirs: list[str], out_path: str, config: MinhashConfig | None = None) -> dict:
+    """Save the signatures and shingles of every document under `dirs` to out_path (.npz) + a JSON card."""
+    arrays = index_arrays(dirs, config or MinhashConfig())
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "wb") as f:
-        np.savez(f, ids=np.array(ids, dtype=object).astype(str), signatures=sigs, bands=bands,
-                 shingles=np.concatenate(sets) if sets else np.empty(0, np.uint32), offsets=offsets,
-                 card=np.array(json.dumps(card)))
+        np.savez(f, **arrays)
+    card = json.loads(str(arrays["card"]))
     out.with_suffix(out.suffix + ".json").write_text(json.dumps(card, indent=2) + "\n")
     return card
 
 
 class Index:
+    """An index made by build_index (`path` ends in .npz), or, for a small dataset such as a folder of evaluation
+    tasks, that dataset itself (JSONL or parquet files), indexed in memory at a threshold of 0.8."""
+
     def __init__(self, path: str):
-        with np.load(path, allow_pickle=False) as z:
-            self.card = json.loads(str(z["card"]))
-            if self.card.get("format") != FORMAT:
-                raise ValueError(f"{path}: not a curate dedup index (format {self.card.get('format')!r}); build it with build_index")
-            self.ids, self.bands = z["ids"], z["bands"]
-            self.shingles, self.offsets = z["shingles"], z["offsets"]
+        if path.endswith(".npz"):
+            with np.load(path, allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+        else:
+            arrays = index_arrays([path], MinhashConfig.for_threshold(0.8))
+        self.card = json.loads(str(arrays["card"]))
+        if self.card.get("format") != FORMAT:
+            raise ValueError(f"{path}: not a curate dedup index (format {self.card.get('format')!r}); build it with build_index")
+        self.ids, self.bands = arrays["ids"], arrays["bands"]
+        self.shingles, self.offsets = arrays["shingles"], arrays["offsets"]
         self.path = path
         self.name = Path(path).name.removesuffix(".npz")
         self.config = MinhashConfig(**{k: v for k, v in self.card["config"].items() if k != "id"})
@@ -117,7 +132,8 @@ class DatasetDedup(Stage):
     def __init__(self, indexes: list[str], threshold: float | None = None, measure: str = "jaccard"):
         super().__init__()
         if not indexes:
-            raise ValueError("dataset_dedup: indexes must name at least one index file (made by build_index)")
+            raise ValueError("dataset_dedup: indexes must name at least one index (an .npz of `curate dedup index`, "
+                             "or a small dataset's JSONL or parquet files, indexed when the step starts)")
         if measure not in ("jaccard", "containment"):
             raise ValueError(f"dataset_dedup: measure={measure!r}: expected jaccard or containment")
         for p in indexes:

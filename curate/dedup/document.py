@@ -117,6 +117,7 @@ def dedup_documents(inputs: list[str], out_dir: str, config: MinhashConfig | Non
     """
     from curate.config import PipelineConfig
     from curate.pipeline import run_recipe
+    from curate.recipe import NO_LIMIT
 
     config = config or MinhashConfig()
     if keep not in KEEP_POLICIES:
@@ -127,7 +128,7 @@ def dedup_documents(inputs: list[str], out_dir: str, config: MinhashConfig | Non
         p = Path(path).resolve()
         folder, glob = (str(p.parent), p.name) if p.is_file() else (str(p), "**/*.parquet")
         readers.append(("parquet", {"path": folder, "glob": glob, "source": "input" if len(inputs) == 1 else f"input{i + 1}",
-                                    "source_key": "source", "lineage": True}))
+                                    "source_key": "source", "lineage": True, "max_doc_bytes": NO_LIMIT}))
     step = {k: v for k, v in config.to_dict().items() if k != "id"} | {"keep": keep}
     recipe = PipelineConfig("dedup-documents", Path(out_dir) / "dedup-documents.yaml", readers,
                             [("minhash_dedup", step)], ("parquet", {}))
