@@ -79,14 +79,18 @@ def check_slurm_options(options: dict | None, where: str) -> dict | None:
     return options
 
 
+def check_slurm_ready(options: dict | None) -> None:
+    if missing := [k for k in ("partition", "time") if k not in (options or {})]:
+        raise ConfigError(f"--executor slurm needs {' and '.join(missing)}: `slurm: {{partition: ..., time: ...}}` "
+                          "in the recipe, or --slurm partition=NAME --slurm time=HH:MM:SS")
+
+
 def slurm_executor(pipeline: list, tasks: int, workers: int, logging_dir: str, options: dict | None, depends,
                    job_name: str):
     from datatrove.executor import SlurmPipelineExecutor
 
-    options = dict(options or {})
-    if missing := [k for k in ("partition", "time") if k not in options]:
-        raise ConfigError(f"--executor slurm needs {' and '.join(missing)}: `slurm: {{partition: ..., time: ...}}` "
-                          "in the recipe, or --slurm partition=NAME --slurm time=HH:MM:SS")
+    check_slurm_ready(options)
+    options = dict(options)
     # the jobs run in this Python environment unless told otherwise
     activate = Path(sys.prefix) / "bin" / "activate"
     if not {"venv_path", "condaenv", "env_command"} & set(options) and activate.exists():

@@ -20,7 +20,7 @@ from pathlib import Path
 from datatrove.pipeline.base import PipelineStep
 
 from curate.config import ConfigError, PipelineConfig, load_config, override_inputs
-from curate.executors import check_parallelism, make_executor
+from curate.executors import check_parallelism, check_slurm_ready, make_executor
 from curate.io.files import write_json_atomic
 from curate.io.paths import check_output_folder, is_remote
 from curate.recipe import Job, plan_recipe
@@ -131,6 +131,8 @@ def run_recipe(config: PipelineConfig, out: str, executor: str = "local", tasks:
         if not is_remote(args["path"]) and not Path(args["path"]).exists():
             raise ConfigError(f"{config.path}: reader {kind} ({args['source']}): input path {args['path']} does not exist")
     check_parallelism(tasks, workers)
+    if executor == "slurm":
+        check_slurm_ready(slurm)
     out_dir = check_output_folder(out, [args["path"] for _, args in config.readers])
     jobs = plan_recipe(config, str(out_dir), tasks)
     fingerprint = _fingerprint(config, tasks, jobs)
@@ -180,4 +182,4 @@ def run_pipeline(
     config = load_config(config_path, variables)
     override_inputs(config, inputs or {})
     return run_recipe(config, out, executor=executor, tasks=tasks, workers=workers, ray_address=ray_address,
-                      overwrite=overwrite, slurm=slurm or config.slurm)
+                      overwrite=overwrite, slurm={**(config.slurm or {}), **(slurm or {})} or None)
