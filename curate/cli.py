@@ -67,12 +67,16 @@ def cmd_run(args) -> None:
         overwrite=args.overwrite,
         variables=_pairs(args.var, "--var"),
         slurm=_slurm_options(args.slurm, args.sbatch),
+        scratch=args.scratch,
     )
     if "submitted" in summary:
         print(f"submitted to Slurm: {len(summary['submitted'])} jobs ({', '.join(summary['submitted'])}), each after "
               f"the one before\nlogs: {summary['logs']}/<job>/\nwhen the last is done: curate report {args.out}")
         return
-    md, _ = write_report(args.out)
+    from curate.io.paths import is_remote
+
+    # the report is drawn from a local copy of OUT; on a store, stats.json has every figure
+    md = f"{args.out}/stats.json (curate report works on a local copy)" if is_remote(args.out) else write_report(args.out)[0]
     t = summary["totals"]
     passes = summary["passes"]
     print(
@@ -305,7 +309,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example: curate run pipelines/demo.yaml -o out/demo --tasks 2 --workers 2",
     )
     run.add_argument("config", help="pipeline YAML, e.g. pipelines/demo.yaml")
-    run.add_argument("-o", "--out", required=True, help="output folder (data/, removed/, quarantine/, stats.json)")
+    run.add_argument("-o", "--out", required=True, help="output folder or store URL (s3://bucket/x): data/, removed/, "
+                     "quarantine/, logs/, stats.json")
     run.add_argument("--executor", choices=["local", "ray", "slurm"], default="local",
                      help="where every job of the recipe runs (default: local processes)")
     run.add_argument("--tasks", type=int, default=1, help="number of shards of the input (default 1)")
@@ -318,6 +323,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="SlurmPipelineExecutor option: partition, time, cpus_per_task, mem_per_cpu_gb, qos, ... "
                      "(over the recipe's `slurm:`)")
     run.add_argument("--sbatch", action="append", default=[], metavar="ARG=VALUE", help="extra sbatch argument")
+    run.add_argument("--scratch", metavar="DIR", help="with -o on a store (s3://...): a local or shared folder for "
+                     "the passes between barriers and the indexes")
     run.set_defaults(func=cmd_run)
 
     report = sub.add_parser("report", help="markdown + PNG summary of a run", epilog="example: curate report out/demo")

@@ -21,8 +21,8 @@ from datatrove.pipeline.base import PipelineStep
 
 from curate.config import ConfigError, PipelineConfig, load_config, override_inputs
 from curate.executors import check_parallelism, check_slurm_ready, make_executor
-from curate.io.files import write_json_atomic
-from curate.io.paths import check_output_folder, is_remote
+from curate.io.files import read_json_from, write_json_to
+from curate.io.paths import check_output_folder, check_remote_input, is_remote
 from curate.recipe import Job, plan_recipe
 from curate.stats import check_conservation, merge_rank_stats, summarize_pass, summarize_recipe
 
@@ -51,23 +51,34 @@ def _fingerprint(config: PipelineConfig, tasks: int, jobs: list[Job]) -> dict:
     return {"config": str(config.path), "tasks": tasks, "fingerprint": digest}
 
 
-def _prepare_out(out: Path, fingerprint: dict, overwrite: bool) -> None:
-    run_file = out / "run.json"
-    if overwrite and out.exists():
-        if not run_file.exists() and any(out.iterdir()):
+def _prepare_out(out: str, fingerprint: dict, overwrite: bool) -> None:
+    """Refuse an OUT that holds another run or other files; with `overwrite`, empty it first (only if it holds
+    a curate run). `out` is a local folder or a store URL."""
+    from datatrove.io import get_datafolder
+
+    folder = get_datafolder(out)
+    exists = folder.exists("")
+    entries = [e for e in folder.ls("", detail=False)] if exists and folder.isdir("") else []
+    previous = read_json_from(out, "run.json")
+    if overwrite and entries:
+        if previous is None:
             raise RunError(f"{out} exists and is not a curate output folder; refusing to delete it")
-        shutil.rmtree(out)
-    if run_file.exists():
-        previous = json.loads(run_file.read_text())
+        if is_remote(out):
+            folder.rm("", recursive=True)
+        else:
+            shutil.rmtree(out)
+        previous, entries = None, []
+    if previous is not None:
         if previous.get("fingerprint") != fingerprint["fingerprint"]:
             raise RunError(
                 f"{out} holds a run of another config, input or task count ({previous.get('config')}, "
                 f"tasks={previous.get('tasks')}); resume with the same arguments, or pass --overwrite or a new -o"
             )
-    elif out.exists() and any(out.iterdir()):
+    elif entries:
         raise RunError(f"{out} is not empty and holds no curate run; choose a new -o")
-    out.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(run_file, fingerprint)
+    if not is_remote(out):
+        Path(out).mkdir(parents=True, exist_ok=True)
+    write_json_to(out, "run.json", fingerprint)
 
 
 class RecipeStats(PipelineStep):
@@ -87,7 +98,7 @@ class RecipeStats(PipelineStep):
         try:
             check_conservation(summary)
         finally:
-            write_json_atomic(Path(self.out) / "stats.json", summary)
+            write_json_to(self.out, "stats.json", summary)
         return iter(())
 
 
@@ -124,21 +135,34 @@ def recipe_summary(out: str, jobs: list[tuple[str, int, list]]) -> dict:
 
 
 def run_recipe(config: PipelineConfig, out: str, executor: str = "local", tasks: int = 1, workers: int = 1,
-               ray_address: str | None = None, overwrite: bool = False, slurm: dict | None = None) -> dict:
+               ray_address: str | None = None, overwrite: bool = False, slurm: dict | None = None,
+               scratch: str | None = None) -> dict:
     """Run every job of a recipe on `executor`; returns the summary written to OUT/stats.json (on Slurm: the
-    submitted jobs, since they run later)."""
+    submitted jobs, since they run later).
+
+    OUT may be a store URL (s3://, gs://, ...): the corpus, removed/, quarantine/, logs/, completion markers,
+    run.json and stats.json go there. The passes between barriers, the barriers' indexes and token shards
+    then go to `scratch`, a local folder (a shared one for a cluster): the indexes are memory-mapped and
+    read row by row, which an object store does not do well."""
+    where = f"{config.path}: reader"
     for kind, args in config.readers:
-        if not is_remote(args["path"]) and not Path(args["path"]).exists():
-            raise ConfigError(f"{config.path}: reader {kind} ({args['source']}): input path {args['path']} does not exist")
+        if is_remote(args["path"]):
+            check_remote_input(args["path"], f"{where} {kind} ({args['source']}): input")
+        elif not Path(args["path"]).exists():
+            raise ConfigError(f"{where} {kind} ({args['source']}): input path {args['path']} does not exist")
     check_parallelism(tasks, workers)
     if executor == "slurm":
         check_slurm_ready(slurm)
+    if is_remote(out) and not scratch:
+        raise ConfigError(f"-o {out}: a store URL needs --scratch DIR, a local (or, on a cluster, shared) folder for "
+                          "the passes between barriers, the indexes and token shards")
     out_dir = check_output_folder(out, [args["path"] for _, args in config.readers])
-    jobs = plan_recipe(config, str(out_dir), tasks)
+    work = str(Path(scratch).resolve()) if scratch else out_dir
+    jobs = plan_recipe(config, out_dir, tasks, work)
     fingerprint = _fingerprint(config, tasks, jobs)
     _prepare_out(out_dir, fingerprint, overwrite)
     about = {"pipeline": config.name, **fingerprint, "executor": executor}
-    jobs.append(Job("stats", [RecipeStats(str(out_dir), [(j.name, j.tasks, j.funnel) for j in jobs], about)], 1))
+    jobs.append(Job("stats", [RecipeStats(out_dir, [(j.name, j.tasks, j.funnel) for j in jobs], about)], 1))
 
     start = time.monotonic()
     previous = None
@@ -152,17 +176,17 @@ def run_recipe(config: PipelineConfig, out: str, executor: str = "local", tasks:
         ex.run()
         # datatrove's Ray executor only logs "Only k/n tasks completed"; a run with a failed task must fail.
         if incomplete := ex.get_incomplete_ranks(range(job.tasks)):
-            if job.name == "stats" and (out_dir / "stats.json").exists():
-                check_conservation(json.loads((out_dir / "stats.json").read_text()))  # raises with the reasons
+            if job.name == "stats" and (written := read_json_from(out_dir, "stats.json")) is not None:
+                check_conservation(written)  # raises with the reasons
             why = next((e for rank in incomplete if (e := task_error(logging_dir, rank))), None)
             raise RunError(f"job {job.name}: tasks {incomplete} did not complete{f' ({why})' if why else ''}; see "
                            f"{logging_dir}/logs/ and run the same command to resume")
     if executor == "slurm":
         previous.run()
         return {**about, "submitted": [j.name for j in jobs], "logs": f"{out_dir}/logs"}
-    summary = json.loads((out_dir / "stats.json").read_text())
+    summary = read_json_from(out_dir, "stats.json")
     summary["wall_s"] = round(time.monotonic() - start, 2)
-    write_json_atomic(out_dir / "stats.json", summary)
+    write_json_to(out_dir, "stats.json", summary)
     return summary
 
 
@@ -177,9 +201,10 @@ def run_pipeline(
     overwrite: bool = False,
     variables: dict[str, str] | None = None,
     slurm: dict | None = None,
+    scratch: str | None = None,
 ) -> dict:
     """`curate run CONFIG -o OUT`: load the recipe, replace inputs, run it (see run_recipe)."""
     config = load_config(config_path, variables)
     override_inputs(config, inputs or {})
     return run_recipe(config, out, executor=executor, tasks=tasks, workers=workers, ray_address=ray_address,
-                      overwrite=overwrite, slurm={**(config.slurm or {}), **(slurm or {})} or None)
+                      overwrite=overwrite, slurm={**(config.slurm or {}), **(slurm or {})} or None, scratch=scratch)

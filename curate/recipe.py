@@ -93,15 +93,18 @@ def _raw_parquet_inputs(config: PipelineConfig) -> list[str] | None:
     documents`): a barrier first in the recipe then needs no pass before it. None otherwise."""
     inputs = []
     for kind, args in config.readers:
-        if kind != "parquet" or args.get("text_key", "text") != "text" or args.get("id_key", "id") != "id":
+        if (kind != "parquet" or args.get("text_key", "text") != "text" or args.get("id_key", "id") != "id"
+                or "://" in args["path"]):  # the index jobs read local files
             return None
         glob = args.get("glob")
         inputs.append(args["path"] if glob in (None, "**/*.parquet") else f"{args['path']}/{glob}")
     return inputs
 
 
-def plan_recipe(config: PipelineConfig, out: str, tasks: int) -> list[Job]:
-    """The jobs of a recipe, in the order they run (see the module docstring)."""
+def plan_recipe(config: PipelineConfig, out: str, tasks: int, work: str | None = None) -> list[Job]:
+    """The jobs of a recipe, in the order they run (see the module docstring). `work` holds the passes between
+    barriers, the indexes and token shards (OUT itself unless OUT is a store URL: curate.pipeline.run_recipe)."""
+    work = work or out
     steps = _named_steps(config)
     scrub, needs_scrub = record_scrubber(config, steps)
     sources = [args["source"] for _, args in config.readers]
@@ -137,7 +140,7 @@ def plan_recipe(config: PipelineConfig, out: str, tasks: int) -> list[Job]:
     def close_pass(final: bool) -> None:
         nonlocal written, current, pending
         n = sum(j.is_pass for j in jobs) + 1
-        folder = f"{out}/data" if final else f"{out}/passes/{n}/data"
+        folder = f"{out}/data" if final else f"{work}/passes/{n}/data"
         kind, args = config.writer
         writer = build_entry(registry.writer_classes()[kind], {"output_folder": folder, **args}, f"{config.path}: writer")
         first = readers(n)
@@ -155,16 +158,19 @@ def plan_recipe(config: PipelineConfig, out: str, tasks: int) -> list[Job]:
         if passes_through or (pending and not step.reads_through) or (written is None and _raw_parquet_inputs(config) is None):
             close_pass(final=False)
         inputs = [written] if written is not None else _raw_parquet_inputs(config)
-        work = f"{out}/index/{name}"
-        for suffix, job_steps, job_tasks in step.index_jobs(inputs, work, list(pending), tasks):
+        index = f"{work}/index/{name}"
+        for suffix, job_steps, job_tasks in step.index_jobs(inputs, index, list(pending), tasks):
             jobs.append(Job(f"{name}-{suffix}", job_steps, job_tasks))
-        apply = step.apply_stage(work)
+        apply = step.apply_stage(index)
         apply.attach(name, f"{out}/removed/{name}", only, scrub if needs_scrub[i] else None)
         current.append(apply)
         pending.append(apply)
     close_pass(final=True)
     if tokens is not None:
         name, _, step = tokens
+        if work != out:
+            raise ConfigError(f"{config.path}: `tokenize` writes token shards beside the corpus, on a local or shared "
+                              "file system: give a local -o, then copy OUT/tokens to the store")
         for suffix, job_steps, job_tasks in step.index_jobs([f"{out}/data"], f"{out}/tokens", [], tasks):
             jobs.append(Job(f"{name}-{suffix}" if suffix else name, job_steps, job_tasks))
     return jobs

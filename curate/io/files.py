@@ -20,3 +20,28 @@ def write_json_atomic(path: Path, obj) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(obj, indent=1, sort_keys=True) + "\n")
     os.replace(tmp, path)
+
+
+def write_json_to(folder: str, name: str, obj) -> None:
+    """`obj` as JSON at folder/name, where folder is a local path or a store URL: on a local disk through
+    write_json_atomic; on an object store one upload, which is atomic already."""
+    from curate.io.paths import is_remote
+
+    if not is_remote(folder):
+        write_json_atomic(Path(folder) / name, obj)
+        return
+    from datatrove.io import get_datafolder
+
+    with get_datafolder(folder).open(name, "w") as f:
+        f.write(json.dumps(obj, indent=1, sort_keys=True) + "\n")
+
+
+def read_json_from(folder: str, name: str):
+    """The JSON at folder/name (a local path or a store URL), or None when there is no such file."""
+    from datatrove.io import get_datafolder
+
+    data = get_datafolder(folder)
+    if not data.isfile(name):
+        return None
+    with data.open(name, "r") as f:
+        return json.load(f)
