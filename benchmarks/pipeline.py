@@ -1,17 +1,22 @@
-"""The web and books recipes end to end at scale, and the same web recipe on datatrove alone.
+"""The web and books recipes end to end at scale: one command against the four commands of before, and the
+same web recipe on datatrove alone.
 
     python scripts/build_scale_corpus.py -o /data/scale --web-gb 1 --books-gb 1
-    python benchmarks/pipeline.py --corpus /data/scale --work /data/bench --sizes 0.25,0.5,1 --datatrove --kill
+    git worktree add /tmp/before ed81f65     # curate before recipes were one command
+    python benchmarks/pipeline.py --corpus /data/scale --work /data/bench --sizes 0.25,0.5,1 --before /tmp/before \
+        --datatrove --kill
 
-For each size (the first files of the corpus, in GB of uncompressed HTML or book text), each recipe runs as
-a user runs it, one command after another, each in its own measured process tree (benchmarks/measure.py):
-- web: `curate run pipelines/web.yaml`, `curate dedup documents` (0.8), `curate dedup sentences --unit line`,
-  `curate run pipelines/web-final.yaml`;
-- books: `curate run pipelines/books.yaml`, `curate dedup documents` (0.7), `curate dedup sentences --unit
-  paragraph`, `curate run pipelines/books-final.yaml`.
+For each size (the first files of the corpus, in GB of uncompressed HTML or book text), each recipe runs as a
+user runs it, in its own measured process tree (benchmarks/measure.py):
+- one command: `curate run pipelines/web.yaml` (filters; MinHash dedup at 0.8; line dedup) or
+  `pipelines/books.yaml` (filters; MinHash at 0.7; paragraph dedup), two passes;
+- with --before DIR, the same recipe as the four commands it took before, with the code of that checkout:
+  `curate run web.yaml`, `curate dedup documents`, `curate dedup sentences`, `curate run web-final.yaml` (books
+  likewise), each writing or reading the corpus once more. Run before the one command, same inputs, same tasks.
 Per command: wall time, CPU seconds, peak memory; per pipeline stage: documents in and kept, characters,
 and core-seconds (from stats.json). Throughput per core two ways: input MB / CPU seconds of all processes
-(robust when other work shares the machine), and input MB / (wall seconds x workers).
+(robust when other work shares the machine), and input MB / (wall seconds x workers). The kept documents of
+the two forms are compared id by id.
 
 --datatrove runs the web recipe at the smallest size (or --datatrove-gb) twice more: curate's recipe with
 trafilatura (datatrove's only extractor: the like-for-like figure), and datatrove's own stages for all it
@@ -66,17 +71,20 @@ def subset(corpus: Path, work: Path, kind: str, gb: float) -> tuple[Path, float]
     return folder, total / 1e9
 
 
-def recipe_commands(kind: str, inp: Path, run: Path, tasks: int, workers: int, config: Path | None = None) -> list[tuple[str, list[str]]]:
+def recipe_commands(kind: str, inp: Path, run: Path, tasks: int, workers: int, config: Path | None = None,
+                    before: Path | None = None) -> list[tuple[str, list[str]]]:
     par = ["--tasks", str(tasks), "--workers", str(workers)]
-    if kind == "web":
-        threshold, unit, final = "0.8", "line", "web-final.yaml"
-    else:
-        threshold, unit, final = "0.7", "paragraph", "books-final.yaml"
+    if before is None:
+        return [("run", CURATE + ["run", str(config or REPO / "pipelines" / f"{kind}.yaml"), "--input", f"{kind}={inp}",
+                                  "-o", str(run / "out")] + par)]
+    threshold, unit = ("0.8", "line") if kind == "web" else ("0.7", "paragraph")
+    keep = [] if kind == "web" else ["--keep", "longest"]
     return [
-        ("run", CURATE + ["run", str(config or REPO / "pipelines" / f"{kind}.yaml"), "--input", f"{kind}={inp}", "-o", str(run / "filtered")] + par),
-        ("dedup documents", CURATE + ["dedup", "documents", str(run / "filtered" / "data"), "-o", str(run / "dedup"), "--threshold", threshold] + par),
+        ("run", CURATE + ["run", str(before / "pipelines" / f"{kind}.yaml"), "--input", f"{kind}={inp}", "-o", str(run / "filtered")] + par),
+        ("dedup documents", CURATE + ["dedup", "documents", str(run / "filtered" / "data"), "-o", str(run / "dedup"),
+                                      "--threshold", threshold, *keep] + par),
         ("dedup sentences", CURATE + ["dedup", "sentences", str(run / "dedup" / "data"), "-o", str(run / "units.npz"), "--unit", unit]),
-        ("final", CURATE + ["run", str(REPO / "pipelines" / final), "--var", f"dedup={run / 'dedup' / 'data'}",
+        ("final", CURATE + ["run", str(before / "pipelines" / f"{kind}-final.yaml"), "--var", f"dedup={run / 'dedup' / 'data'}",
                             "--var", f"units={run / 'units.npz'}", "-o", str(run / "final")] + par),
     ]
 
@@ -93,25 +101,33 @@ def rates(size_gb: float, wall_s: float, cpu_s: float, workers: int) -> dict:
     return {"mb_per_cpu_s": round(size_gb * 1e3 / cpu_s, 3), "mb_s_core_wall": round(size_gb * 1e3 / wall_s / workers, 3)}
 
 
-def run_recipe(kind: str, inp: Path, size_gb: float, run: Path, tasks: int, workers: int, config: Path | None = None) -> dict:
-    result = {"kind": kind, "size_gb": round(size_gb, 3), "commands": [], "stages": []}
-    for name, cmd in recipe_commands(kind, inp, run, tasks, workers, config):
-        m = run_child(cmd, run.parent / f"{run.name}.{name.replace(' ', '_')}.log")
+def run_recipe(kind: str, inp: Path, size_gb: float, run: Path, tasks: int, workers: int, config: Path | None = None,
+               before: Path | None = None) -> dict:
+    result = {"kind": kind, "form": "four commands (before)" if before else "one command", "size_gb": round(size_gb, 3),
+              "commands": [], "stages": []}
+    env = {**os.environ, "PYTHONPATH": str(before)} if before else None  # the checkout's curate before the installed one
+    for name, cmd in recipe_commands(kind, inp, run, tasks, workers, config, before):
+        m = run_child(cmd, run.parent / f"{run.name}.{name.replace(' ', '_')}.log", env)
         result["commands"].append({"command": name, **m})
-        print(f"  {kind} {size_gb:.2f} GB {name}: {m}", flush=True)
-    for part in ("filtered", "final"):
-        stats = json.loads((run / part / "stats.json").read_text())
-        assert stats["conserved"], f"{run / part}: conservation failed"
-        result["stages"] += stage_rows(run / part / "stats.json")
-    dedup = json.loads((run / "dedup" / "dedup.json").read_text())
-    result["stages"].insert(len(result["stages"]) - 1, {"stage": "dedup documents", "in": dedup["documents"], "kept": dedup["kept"]})
+        print(f"  {kind} {size_gb:.2f} GB {result['form']}: {name}: {m}", flush=True)
+    if before:
+        for part in ("filtered", "final"):
+            assert json.loads((run / part / "stats.json").read_text())["conserved"], f"{run / part}: conservation failed"
+            result["stages"] += stage_rows(run / part / "stats.json")
+        dedup = json.loads((run / "dedup" / "dedup.json").read_text())
+        result["stages"].insert(len(result["stages"]) - 1, {"stage": "dedup documents", "in": dedup["documents"], "kept": dedup["kept"]})
+        final = run / "final"
+    else:
+        assert json.loads((run / "out" / "stats.json").read_text())["conserved"], f"{run}: conservation failed"
+        result["stages"] = stage_rows(run / "out" / "stats.json")
+        final = run / "out"
     result["wall_s"] = round(sum(c["wall_s"] for c in result["commands"]), 1)
     result["cpu_s"] = round(sum(c["cpu_s"] for c in result["commands"]), 1)
     result["tree_rss_mb"] = max(c["tree_rss_mb"] for c in result["commands"])
     result["peak_rss_mb"] = max(c["peak_rss_mb"] for c in result["commands"])
     result.update(rates(size_gb, result["wall_s"], result["cpu_s"], workers))
-    final = json.loads((run / "final" / "stats.json").read_text())["totals"]
-    result["kept_docs"] = final["kept"]
+    result["kept_docs"] = json.loads((final / "stats.json").read_text())["totals"]["kept"]
+    result["data"] = str(final / "data")
     return result
 
 
@@ -253,7 +269,7 @@ def kill_and_resume(inp: Path, reference: Path, work: Path, wall_s: float, tasks
     time.sleep(delay)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    done = len(list((out / "logs" / "completions").glob("*")))
+    done = len(list((out / "logs").glob("*/completions/*")))
     start = time.monotonic()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     resumed_s = time.monotonic() - start
@@ -275,11 +291,15 @@ def markdown(results: dict) -> str:
         runs = [r for r in results["recipes"] if r["kind"] == kind]
         if not runs:
             continue
-        lines += [f"### {kind} recipe", "", "| input GB | wall s | CPU s | MB per CPU-s | MB/s/core (wall) | peak RSS MB (largest process) | peak RSS MB (tree) | kept docs |",
-                  "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        lines += [f"### {kind} recipe", "", "| input GB | form | wall s | CPU s | MB per CPU-s | MB/s/core (wall) | peak RSS MB (largest process) | peak RSS MB (tree) | kept docs |",
+                  "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
         for r in runs:
-            lines.append(f"| {r['size_gb']} | {r['wall_s']} | {r['cpu_s']} | {r['mb_per_cpu_s']} | {r['mb_s_core_wall']} | "
-                         f"{r['peak_rss_mb']} | {r['tree_rss_mb']} | {r['kept_docs']} |")
+            lines.append(f"| {r['size_gb']} | {r.get('form', 'one command')} | {r['wall_s']} | {r['cpu_s']} | {r['mb_per_cpu_s']} | "
+                         f"{r['mb_s_core_wall']} | {r['peak_rss_mb']} | {r['tree_rss_mb']} | {r['kept_docs']} |")
+            if same := r.get("same_kept_as_before"):
+                four = next(f for f in runs if f["size_gb"] == r["size_gb"] and f is not r)
+                lines.append(f"| | one / four | {r['wall_s'] / four['wall_s']:.2f}x | {r['cpu_s'] / four['cpu_s']:.2f}x | | | | | "
+                             f"{same['both']} of {same['one']} / {same['four']} the same ids |")
         big = runs[-1]
         lines += ["", f"Commands at {big['size_gb']} GB:", "", "| command | wall s | CPU s | peak RSS MB (tree) |", "| --- | ---: | ---: | ---: |"]
         lines += [f"| {c['command']} | {c['wall_s']} | {c['cpu_s']} | {c['tree_rss_mb']} |" for c in big["commands"]]
@@ -320,6 +340,7 @@ def main() -> None:
     parser.add_argument("--datatrove-gb", type=float, help="its input size (default: the smallest of --sizes)")
     parser.add_argument("--kill", action="store_true", help="also kill and resume the web run at the largest size")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--before", metavar="DIR", help="a checkout of curate whose recipes took four commands (ed81f65)")
     parser.add_argument("--datatrove-child", nargs=2, metavar=("INPUT", "OUT"), help=argparse.SUPPRESS)
     parser.add_argument("--tasks", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--bands", type=int, help=argparse.SUPPRESS)
@@ -336,7 +357,15 @@ def main() -> None:
         for gb in sizes:
             inp, size = subset(corpus, work, kind, gb)
             tasks = max(args.workers, len(list(inp.iterdir())))
+            if args.before:
+                results["recipes"].append(run_recipe(kind, inp, size, work / f"{kind}-{gb}-before", tasks, args.workers,
+                                                     before=Path(args.before).resolve()))
             results["recipes"].append(run_recipe(kind, inp, size, work / f"{kind}-{gb}", tasks, args.workers))
+            if args.before:
+                one, four = results["recipes"][-1], results["recipes"][-2]
+                a, b = kept(Path(one["data"])), kept(Path(four["data"]))
+                one["same_kept_as_before"] = {"one": len(a), "four": len(b), "both": len(a.keys() & b.keys()),
+                                              "same_chars": sum(a.values()) == sum(b.values())}
             save(results, work)
         if kind == "web" and args.datatrove:
             gb = args.datatrove_gb or sizes[0]
@@ -347,14 +376,14 @@ def main() -> None:
             config = work / "web-trafilatura.yaml"
             config.write_text((REPO / "pipelines" / "web.yaml").read_text().replace("engine: resiliparse", "engine: trafilatura"))
             results["trafilatura"] = run_recipe("web", inp, size, work / f"web-trafilatura-{gb}", tasks, args.workers, config)
-            results["kept"] = compare_kept(work / f"web-{gb}" / "final" / "data", work / f"datatrove-{gb}" / "final")
+            results["kept"] = compare_kept(work / f"web-{gb}" / "out" / "data", work / f"datatrove-{gb}" / "final")
             save(results, work)
         if kind == "web" and args.kill:
             inp, size = subset(corpus, work, "web", sizes[-1])
             tasks = max(args.workers, len(list(inp.iterdir())))
             wall = next(c["wall_s"] for r in results["recipes"] if r["kind"] == "web" and r["size_gb"] == round(size, 3)
                         for c in r["commands"] if c["command"] == "run")
-            reference = work / f"web-{sizes[-1]}" / "filtered"
+            reference = work / f"web-{sizes[-1]}" / "out"
             results["kill"] = {"size_gb": round(size, 3),
                                **kill_and_resume(inp, reference, work, wall, tasks, args.workers, args.seed)}
             save(results, work)

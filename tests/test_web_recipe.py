@@ -147,7 +147,8 @@ def test_killed_web_recipe_resumes_to_the_same_output(tmp_path, job):
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert 2 <= len(list(completions.glob("*"))) < 8
-    subprocess.run(cmd + [str(out)], check=True, capture_output=True, timeout=300)
+    rerun = subprocess.run(cmd + [str(out)], capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert kept_documents(out) == kept_documents(tmp_path / "whole")
     for folder in ("data", "removed"):
         files = {p.relative_to(out / folder): p.read_bytes() for p in (out / folder).rglob("*") if p.is_file()}
