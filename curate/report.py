@@ -55,13 +55,15 @@ def plot_stages(stats: dict, path: Path) -> None:
 def _flow_rows(stats: dict) -> list[tuple]:
     """(stage, docs in, docs out, chars in, chars out) for every stage, readers first."""
     rows = []
+    several = len(stats.get("passes") or ()) > 1
     for s in stats["stages"]:
+        name = f"{s['pass']}: {s['stage']}" if several else s["stage"]  # a later pass reads and writes again
         if s["kind"] == "reader":
-            rows.append((s["stage"], s["records"], s["documents"], s["chars_out"], s["chars_out"]))
+            rows.append((name, s["records"], s["documents"], s["chars_out"], s["chars_out"]))
         elif s["kind"] == "step":
-            rows.append((s["stage"], s["in"], s["kept"], s["chars_in"], s["chars_out"]))
+            rows.append((name, s["in"], s["kept"], s["chars_in"], s["chars_out"]))
         else:
-            rows.append(("write", s["kept"], s["kept"], s["chars_out"], s["chars_out"]))
+            rows.append((name, s["kept"], s["kept"], s["chars_out"], s["chars_out"]))
     return rows
 
 
@@ -82,6 +84,10 @@ def write_report(out: str | Path) -> tuple[Path, Path]:
         f"**{t['records']}** records read = **{t['kept']}** kept + **{t['removed']}** removed + "
         f"**{t['quarantined']}** quarantined ({'conserved' if stats.get('conserved') else 'NOT CONSERVED'}).",
         "",
+        *(f"- {p['pass']}: {p['totals']['records']} read, {p['totals']['kept']} kept, {p['totals']['removed']} removed, "
+          f"{p['totals']['quarantined']} quarantined" for p in stats.get("passes") or ()),
+        *([f"- between the passes: {index_jobs}", ""] if (index_jobs := ", ".join(
+            f"{j['job']} ({j['time_s']} s)" for j in stats.get("jobs") or () if "counts" in j)) else [""]),
         "![documents and characters per stage](report.png)",
         "",
         "| stage | docs in | docs out | removed/quarantined | chars in | chars out | time (s) |",
