@@ -68,6 +68,7 @@ def cmd_run(args) -> None:
         variables=_pairs(args.var, "--var"),
         slurm=_slurm_options(args.slurm, args.sbatch),
         scratch=args.scratch,
+        display="verbose" if args.verbose else "quiet" if args.quiet else "progress",
     )
     if "submitted" in summary:
         print(f"submitted to Slurm: {len(summary['submitted'])} jobs ({', '.join(summary['submitted'])}), each after "
@@ -323,6 +324,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="SlurmPipelineExecutor option: partition, time, cpus_per_task, mem_per_cpu_gb, qos, ... "
                      "(over the recipe's `slurm:`)")
     run.add_argument("--sbatch", action="append", default=[], metavar="ARG=VALUE", help="extra sbatch argument")
+    shown = run.add_mutually_exclusive_group()
+    shown.add_argument("--verbose", action="store_true", help="datatrove's own output on the terminal (default: "
+                       "a progress line per job; datatrove's output in OUT/logs/<job>/terminal.log)")
+    shown.add_argument("--quiet", action="store_true", help="only the final summary")
     run.add_argument("--scratch", metavar="DIR", help="with -o on a store (s3://...): a local or shared folder for "
                      "the passes between barriers and the indexes")
     run.set_defaults(func=cmd_run)

@@ -15,6 +15,7 @@ import json
 import re
 import shutil
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 from datatrove.pipeline.base import PipelineStep
@@ -23,6 +24,7 @@ from curate.config import ConfigError, PipelineConfig, load_config, override_inp
 from curate.executors import check_parallelism, check_slurm_ready, make_executor
 from curate.io.files import read_json_from, write_json_to
 from curate.io.paths import check_output_folder, check_remote_input, is_remote
+from curate.progress import JobProgress, terminal_to
 from curate.recipe import Job, plan_recipe
 from curate.stats import check_conservation, merge_rank_stats, summarize_pass, summarize_recipe
 
@@ -136,7 +138,7 @@ def recipe_summary(out: str, jobs: list[tuple[str, int, list]]) -> dict:
 
 def run_recipe(config: PipelineConfig, out: str, executor: str = "local", tasks: int = 1, workers: int = 1,
                ray_address: str | None = None, overwrite: bool = False, slurm: dict | None = None,
-               scratch: str | None = None) -> dict:
+               scratch: str | None = None, display: str = "verbose") -> dict:
     """Run every job of a recipe on `executor`; returns the summary written to OUT/stats.json (on Slurm: the
     submitted jobs, since they run later).
 
@@ -166,14 +168,17 @@ def run_recipe(config: PipelineConfig, out: str, executor: str = "local", tasks:
 
     start = time.monotonic()
     previous = None
-    for job in jobs:
+    for i, job in enumerate(jobs, start=1):
         logging_dir = f"{out_dir}/logs/{job.name}"
         ex = make_executor(executor, job.steps, job.tasks, workers, logging_dir, ray_address, slurm=slurm,
                            depends=previous, job_name=f"{config.name}-{job.name}")
         if executor == "slurm":  # submitted together at the end, each depending on the one before
             previous = ex
             continue
-        ex.run()
+        terminal = None if display == "verbose" else f"{work}/logs/{job.name}/terminal.log"
+        ticker = JobProgress(f"[{i}/{len(jobs)}] {job.name}", logging_dir, job.tasks) if display == "progress" else nullcontext()
+        with terminal_to(terminal), ticker:
+            ex.run()
         # datatrove's Ray executor only logs "Only k/n tasks completed"; a run with a failed task must fail.
         if incomplete := ex.get_incomplete_ranks(range(job.tasks)):
             if job.name == "stats" and (written := read_json_from(out_dir, "stats.json")) is not None:
@@ -202,9 +207,11 @@ def run_pipeline(
     variables: dict[str, str] | None = None,
     slurm: dict | None = None,
     scratch: str | None = None,
+    display: str = "verbose",
 ) -> dict:
     """`curate run CONFIG -o OUT`: load the recipe, replace inputs, run it (see run_recipe)."""
     config = load_config(config_path, variables)
     override_inputs(config, inputs or {})
     return run_recipe(config, out, executor=executor, tasks=tasks, workers=workers, ray_address=ray_address,
-                      overwrite=overwrite, slurm={**(config.slurm or {}), **(slurm or {})} or None, scratch=scratch)
+                      overwrite=overwrite, slurm={**(config.slurm or {}), **(slurm or {})} or None, scratch=scratch,
+                      display=display)

@@ -118,6 +118,7 @@ def plan_recipe(config: PipelineConfig, out: str, tasks: int, work: str | None =
     written: str | None = None  # the folder of the last pass written; None: the recipe's own readers
     current: list[Stage] = []  # the stages of the pass being planned
     pending: list[Stage] = []  # apply stages of barriers since the last pass written
+    start = 0  # the step the pass being planned begins at
 
     def readers(n: int) -> list:
         if written is None:
@@ -133,7 +134,9 @@ def plan_recipe(config: PipelineConfig, out: str, tasks: int, work: str | None =
         for source in sources:
             # no size limit: these documents passed the recipe's own readers already
             reader = ParquetReader(f"{written}/{source}", source, glob="*.parquet", lineage=True, max_doc_bytes=NO_LIMIT)
-            reader.attach(f"read_{source}", f"{out}/passes/{n}/quarantine", scrub)
+            # a record of a later pass is already scrubbed when the `pii` step came before and saw every source
+            # (the scrubber is not even loaded then: presidio and spaCy take seconds to start in each worker)
+            reader.attach(f"read_{source}", f"{out}/passes/{n}/quarantine", scrub if needs_scrub[start] else None)
             built.append(reader)
         return built
 
@@ -157,6 +160,7 @@ def plan_recipe(config: PipelineConfig, out: str, tasks: int, work: str | None =
         passes_through = [s for s in current if s not in pending]
         if passes_through or (pending and not step.reads_through) or (written is None and _raw_parquet_inputs(config) is None):
             close_pass(final=False)
+            start = i
         inputs = [written] if written is not None else _raw_parquet_inputs(config)
         index = f"{work}/index/{name}"
         for suffix, job_steps, job_tasks in step.index_jobs(inputs, index, list(pending), tasks):

@@ -214,3 +214,18 @@ def test_readme_config_example_is_valid(tmp_path):
     config = load_config(tmp_path / "example.yaml", variables={"pii_salt": "a secret"})
     assert [kind for kind, _ in config.steps][:4] == ["url_filter", "html_extract", "pii", "length_filter"]
     assert {kind for kind, _ in config.readers} == {"warc", "books", "jsonl"}
+
+
+def test_the_terminal_shows_a_line_per_job_and_datatrove_output_goes_to_a_file(inputs, tmp_path):
+    cmd = CURATE + ["run", str(inputs / "test.yaml"), "--tasks", "2", "--workers", "2", "-o"]
+    proc = subprocess.run(cmd + [str(tmp_path / "progress")], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "[1/2] pass-1: 2/2 tasks" in proc.stdout and "[2/2] stats: 1/1 tasks" in proc.stdout
+    assert "Stats" not in proc.stdout + proc.stderr and len(proc.stdout.splitlines()) < 12
+    terminal = (tmp_path / "progress" / "logs" / "pass-1" / "terminal.log").read_text()
+    assert "Launching pipeline for rank=" in terminal  # datatrove's own output, kept
+    quiet = subprocess.run(cmd + [str(tmp_path / "quiet"), "--quiet"], capture_output=True, text=True, timeout=300)
+    assert quiet.returncode == 0 and "pass-1:" not in quiet.stdout
+    assert quiet.stdout.startswith(f"163 records: {len(kept_documents(tmp_path / 'quiet'))} kept")
+    verbose = subprocess.run(cmd + [str(tmp_path / "verbose"), "--verbose"], capture_output=True, text=True, timeout=300)
+    assert verbose.returncode == 0 and "Launching pipeline for rank=" in verbose.stderr
