@@ -84,7 +84,7 @@ def proc_table() -> dict[int, tuple[int, int, int, int]]:
     return table
 
 
-def run_child(cmd: list[str], log: Path, env: dict | None = None) -> dict:
+def run_child(cmd: list[str], log: Path, env: dict | None = None, cwd: Path | None = None) -> dict:
     """Run one measured child process: wall seconds, CPU seconds of its tree, peak memory.
 
     wait4() is exact for the child and what it waited for, polling sees the rest but misses a process's last
@@ -92,7 +92,7 @@ def run_child(cmd: list[str], log: Path, env: dict | None = None) -> dict:
     The summed RSS counts a page shared by several processes once per process: an upper bound."""
     start = time.monotonic()
     with open(log, "wb") as err:  # a file, not a pipe: nobody reads a pipe while we wait
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env)
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env, cwd=cwd)
         with TreeUsage(proc.pid) as tree:
             _, status, usage = os.wait4(proc.pid, 0)
     wall = time.monotonic() - start

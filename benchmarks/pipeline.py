@@ -105,9 +105,11 @@ def run_recipe(kind: str, inp: Path, size_gb: float, run: Path, tasks: int, work
                before: Path | None = None) -> dict:
     result = {"kind": kind, "form": "four commands (before)" if before else "one command", "size_gb": round(size_gb, 3),
               "commands": [], "stages": []}
-    env = {**os.environ, "PYTHONPATH": str(before)} if before else None  # the checkout's curate before the installed one
+    # the checkout's curate, not this one: first on PYTHONPATH, and the working directory (which `python -m` puts
+    # first on sys.path) the checkout's own
+    env = {**os.environ, "PYTHONPATH": str(before)} if before else None
     for name, cmd in recipe_commands(kind, inp, run, tasks, workers, config, before):
-        m = run_child(cmd, run.parent / f"{run.name}.{name.replace(' ', '_')}.log", env)
+        m = run_child(cmd, run.parent / f"{run.name}.{name.replace(' ', '_')}.log", env, cwd=before)
         result["commands"].append({"command": name, **m})
         print(f"  {kind} {size_gb:.2f} GB {result['form']}: {name}: {m}", flush=True)
     if before:
