@@ -18,7 +18,7 @@ DEMO_ABLATION = REPO_ROOT / "pipelines" / "ablation-demo.yaml"
 EVAL_TASKS = Path(__file__).resolve().parent / "data" / "tasks"
 
 EXAMPLES = """examples:
-  curate demo                                    # the whole flow on the bundled sample
+  curate demo                            # the whole flow on the bundled sample
   curate run pipelines/web.yaml -o out/web --tasks 8 --workers 2
   curate run pipelines/web.yaml --input web=/data/crawl/ -o out/crawl \\
       --executor slurm --slurm partition=cpu --slurm time=04:00:00
@@ -295,19 +295,26 @@ def cmd_dedup_index(args) -> None:
     print(f"index: {args.out} ({card.get('documents')} documents)")
 
 
+class Parser(argparse.ArgumentParser):
+    """Examples keep their lines (each under 80 columns, long commands continued with a backslash): argparse
+    would rewrap them mid-command. Subcommands get the same class."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="curate",
-        description="Build LLM pretraining data from web and book dumps.",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    from curate import __version__
+
+    p = Parser(prog="curate", description="Build LLM pretraining data from web and book dumps.", epilog=EXAMPLES)
+    p.add_argument("--version", action="version", version=f"curate {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser(
         "run",
         help="run a pipeline config (readers, steps, writer)",
-        epilog="example: curate run pipelines/demo.yaml -o out/demo --tasks 2 --workers 2",
+        epilog="example:\n  curate run pipelines/demo.yaml -o out/demo --tasks 2 --workers 2",
     )
     run.add_argument("config", help="pipeline YAML, e.g. pipelines/demo.yaml")
     run.add_argument("-o", "--out", required=True, help="output folder or store URL (s3://bucket/x): data/, removed/, "
@@ -332,7 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "the passes between barriers and the indexes")
     run.set_defaults(func=cmd_run)
 
-    report = sub.add_parser("report", help="markdown + PNG summary of a run", epilog="example: curate report out/demo")
+    report = sub.add_parser("report", help="markdown + PNG summary of a run", epilog="example:\n  curate report out/demo")
     report.add_argument("out", help="output folder of `curate run`")
     report.set_defaults(func=cmd_report)
 
@@ -341,10 +348,10 @@ def build_parser() -> argparse.ArgumentParser:
     qtrain = qsub.add_parser(
         "train",
         help="train a fastText quality classifier on your own positives and negatives, or on graded labels",
-        epilog="examples: curate quality train --positive out/demo/data/wiki out/demo/data/books "
-        "--negative out/demo/data/web -o quality.bin\n"
-        "          curate quality train --graded annotations.jsonl -o edu.bin   # lines of {\"text\", \"score\": 0-5}",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  curate quality train --positive out/demo/data/wiki out/demo/data/books \\\n"
+        "      --negative out/demo/data/web -o quality.bin\n"
+        "  curate quality train --graded annotations.jsonl -o edu.bin\n"
+        "      # annotations.jsonl: lines of {\"text\": ..., \"score\": 0-5}",
     )
     qtrain.add_argument("--positive", nargs="+", help="parquet shard folders or JSONL files of good text")
     qtrain.add_argument("--negative", nargs="+", help="... of text to filter out (e.g. random web)")
@@ -357,7 +364,8 @@ def build_parser() -> argparse.ArgumentParser:
     qinspect = qsub.add_parser(
         "inspect",
         help="histograms, keep rates by threshold and examples at the cut, for every heuristic rule",
-        epilog="example: curate quality inspect curate-demo/data -o curate-demo/inspect --config pipelines/web.yaml",
+        epilog="example:\n  curate quality inspect curate-demo/corpus/data -o curate-demo/inspect \\\n"
+        "      --config pipelines/web.yaml",
     )
     qinspect.add_argument("paths", nargs="+", help="parquet shard folders (e.g. OUT/data) or JSONL files")
     qinspect.add_argument("-o", "--out", required=True, help="folder for inspect.md, the PNGs and signals.parquet")
@@ -370,7 +378,8 @@ def build_parser() -> argparse.ArgumentParser:
     ttrain = tsub.add_parser(
         "train",
         help="train a BPE, WordPiece or Unigram tokenizer from a recipe on parquet shards",
-        epilog="example: curate tokenizer train tokenizer_training/bpe-32k.yaml --input out/web/data -o tok-bpe32k",
+        epilog="example:\n  curate tokenizer train tokenizer_training/bpe-32k.yaml --input out/web/data \\\n"
+        "      -o tok-bpe32k",
     )
     ttrain.add_argument("recipe", help="recipe YAML (see tokenizer_training/README.md)")
     ttrain.add_argument("--input", nargs="+", required=True, help="parquet shard folders, e.g. OUT/data")
@@ -381,7 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
     tokenize = sub.add_parser(
         "tokenize",
         help="parquet shards -> per-source token shards (memmap + document index)",
-        epilog="example: curate tokenize --tokenizer tok-bpe32k --input out/web/data -o tokens --tasks 4 --workers 2",
+        epilog="example:\n  curate tokenize --tokenizer tok-bpe32k --input out/web/data -o tokens \\\n"
+        "      --tasks 4 --workers 2",
     )
     tokenize.add_argument("--tokenizer", required=True, help="a folder written by `curate tokenizer train`")
     tokenize.add_argument("--input", nargs="+", required=True, help="parquet shard folders")
@@ -398,7 +408,8 @@ def build_parser() -> argparse.ArgumentParser:
     ddocs = dsub.add_parser(
         "documents",
         help="remove near-duplicate documents across parquet shards (multi-stage, any task count)",
-        epilog="example: curate dedup documents out/web/data -o out/web-dedup --threshold 0.8 --tasks 4 --workers 2",
+        epilog="example:\n  curate dedup documents out/web/data -o out/web-dedup --threshold 0.8 \\\n"
+        "      --tasks 4 --workers 2",
     )
     ddocs.add_argument("inputs", nargs="+", help="parquet shard folders (OUT/data)")
     ddocs.add_argument("-o", "--out", required=True)
@@ -411,7 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
     dsent = dsub.add_parser(
         "sentences",
         help="index repeated sentences/lines/paragraphs across a corpus for the sentence_dedup step",
-        epilog="example: curate dedup sentences out/web/data -o out/web.units.npz --unit line",
+        epilog="example:\n  curate dedup sentences out/web/data -o out/web.units.npz --unit line",
     )
     dsent.add_argument("inputs", nargs="+", help="parquet shard folders (OUT/data)")
     dsent.add_argument("-o", "--out", required=True, help="index path (.npz)")
@@ -424,7 +435,7 @@ def build_parser() -> argparse.ArgumentParser:
     dindex = dsub.add_parser(
         "index",
         help="persist an index of datasets (e.g. evaluation sets) for the dataset_dedup step",
-        epilog="example: curate dedup index eval_tasks/ -o eval.index.npz",
+        epilog="example:\n  curate dedup index eval_tasks/ -o eval.index.npz",
     )
     dindex.add_argument("dirs", nargs="+", help="parquet shard folders or JSONL files")
     dindex.add_argument("-o", "--out", required=True)
@@ -434,8 +445,8 @@ def build_parser() -> argparse.ArgumentParser:
     trainp = sub.add_parser(
         "train",
         help="train a small proxy GPT on a mixture of token shards",
-        epilog="example: curate train --data web=tokens/web,books=tokens/books --weights 0.7,0.3 --depth 4 "
-        "--tokens 20000000 -o runs/web70",
+        epilog="example:\n  curate train --data web=tokens/web,books=tokens/books --weights 0.7,0.3 \\\n"
+        "      --depth 4 --tokens 20000000 -o runs/web70",
     )
     trainp.add_argument("--data", required=True, help="SOURCE=DIR,... token shard folders (curate tokenize)")
     trainp.add_argument("--weights", required=True, help="mixture weights, in the order of --data")
@@ -449,7 +460,7 @@ def build_parser() -> argparse.ArgumentParser:
     trainp.set_defaults(func=cmd_train)
 
     evalp = sub.add_parser("eval", help="bits per byte per source and task accuracy of a trained proxy",
-                           epilog="example: curate eval runs/web70 --task my_tasks/arc_easy.jsonl")
+                           epilog="example:\n  curate eval runs/web70 --task my_tasks/arc_easy.jsonl")
     evalp.add_argument("run", help="a run folder of `curate train`")
     evalp.add_argument("--task", action="append", default=[], help="multiple-choice JSONL (context, choices, gold)")
     evalp.add_argument("--seed", type=int, default=0)
@@ -461,7 +472,7 @@ def build_parser() -> argparse.ArgumentParser:
     ablatep = sub.add_parser(
         "ablate",
         help="train and score proxies over data mixtures; a report with the table, plots and a fitted mixing law",
-        epilog="example: curate ablate pipelines/ablation.yaml --var tokens=out/tokens -o out/ablation",
+        epilog="example:\n  curate ablate pipelines/ablation.yaml --var tokens=out/tokens -o out/ablation",
     )
     ablatep.add_argument("config", help="ablation YAML (see pipelines/ablation.yaml)")
     ablatep.add_argument("-o", "--out", help="ablation folder (default: from the config)")
@@ -474,7 +485,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "and report its predicted against its measured scores")
     ablatep.set_defaults(func=cmd_ablate)
 
-    demo = sub.add_parser("demo", help="run everything on the bundled sample", epilog="example: curate demo -o demo-out")
+    demo = sub.add_parser("demo", help="run everything on the bundled sample", epilog="example:\n  curate demo -o demo-out")
     demo.add_argument("-o", "--out", default="curate-demo", help="output folder (default: ./curate-demo)")
     demo.add_argument("--tasks", type=int, default=2)
     demo.add_argument("--workers", type=int, default=2)

@@ -229,3 +229,23 @@ def test_the_terminal_shows_a_line_per_job_and_datatrove_output_goes_to_a_file(i
     assert quiet.stdout.startswith(f"163 records: {len(kept_documents(tmp_path / 'quiet'))} kept")
     verbose = subprocess.run(cmd + [str(tmp_path / "verbose"), "--verbose"], capture_output=True, text=True, timeout=300)
     assert verbose.returncode == 0 and "Launching pipeline for rank=" in verbose.stderr
+
+
+def test_help_examples_fit_80_columns_and_version():
+    from curate.cli import build_parser
+
+    parser = build_parser()
+    commands = [[]]
+    for action in parser._subparsers._group_actions:
+        for name, sub in action.choices.items():
+            commands.append([name])
+            if sub._subparsers is not None:
+                commands += [[name, inner] for a in sub._subparsers._group_actions for inner in a.choices]
+    for command in commands:
+        proc = subprocess.run(CURATE + [*command, "--help"], capture_output=True, text=True, env={**os.environ, "COLUMNS": "80"})
+        assert proc.returncode == 0, command
+        epilog = proc.stdout.split("example", 1)[-1]
+        assert all(len(line) <= 80 for line in epilog.splitlines()), (command, epilog)
+        assert "curate" in epilog  # every command shows an example
+    version = subprocess.run(CURATE + ["--version"], capture_output=True, text=True)
+    assert version.stdout.strip() == f"curate {__import__('curate').__version__}"
