@@ -2,6 +2,7 @@
 executors, resume after SIGKILL, offline demo, and clear errors for bad configs."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -244,8 +245,9 @@ def test_help_examples_fit_80_columns_and_version():
     for command in commands:
         proc = subprocess.run(CURATE + [*command, "--help"], capture_output=True, text=True, env={**os.environ, "COLUMNS": "80"})
         assert proc.returncode == 0, command
-        epilog = proc.stdout.split("example", 1)[-1]
-        assert all(len(line) <= 80 for line in epilog.splitlines()), (command, epilog)
-        assert "curate" in epilog  # every command shows an example
+        if command in (["quality"], ["tokenizer"], ["dedup"]):  # groups: their commands show the examples
+            continue
+        found = re.search(r"\nexamples?:\n(  curate .*)", proc.stdout, re.S)  # every command shows an example
+        assert found and all(len(line) <= 80 for line in found.group(1).splitlines()), (command, proc.stdout)
     version = subprocess.run(CURATE + ["--version"], capture_output=True, text=True)
     assert version.stdout.strip() == f"curate {__import__('curate').__version__}"
