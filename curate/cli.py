@@ -270,7 +270,9 @@ def cmd_ablate(args) -> None:
 def cmd_dedup_documents(args) -> None:
     from curate.dedup.document import dedup_documents
     from curate.dedup.minhash import MinhashConfig
+    from curate.dedup.minhash_index import list_inputs
 
+    list_inputs(args.inputs)  # a missing input is the one line, before the banding is printed
     config = MinhashConfig.for_threshold(args.threshold, verbose=True)
     stats = dedup_documents(args.inputs, args.out, config=config, tasks=args.tasks, workers=args.workers, keep=args.keep,
                             executor=args.executor)
@@ -504,6 +506,13 @@ def main(argv: list[str] | None = None) -> None:
     except (ConfigError, RunError, DedupError, FileNotFoundError, ValueError) as e:
         print(f"curate {args.command}: error: {e}", file=sys.stderr)
         sys.exit(2)
+    except Exception:  # not a mistake of the user's: show everything, and say whose it is
+        import traceback
+
+        traceback.print_exc()
+        print(f"curate {args.command}: internal error (a bug in curate, not in your data or command); please "
+              "report it with the traceback above", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":
