@@ -58,7 +58,7 @@ def test_plays_are_cut_at_their_acts_and_scenes(data_dir, tmp_path):
     docs, bad = read_all(BookReader(str(data_dir / "books"), "books", split="sections"), tmp_path)
     by_book = pieces_by_book(docs)
     hamlet = by_book["hamlet.txt"]
-    assert {d.metadata["split"] for d in hamlet} == {"sections"}
+    assert {d.metadata["cut_by"] for d in hamlet} == {"sections"}
     # Hamlet has 20 scenes in 5 acts; an act's heading joins its first scene, a short scene the next one
     sections = " / ".join(d.metadata["section"] for d in hamlet)
     assert len(re.findall(r"\bScene [IVX]+\.", sections)) == 20
@@ -108,7 +108,7 @@ def test_a_book_without_headings_is_cut_by_size_at_paragraph_breaks(data_dir, tm
     docs, bad = read_all(BookReader(str(tmp_path / "in"), "books", split="sections", piece_chars=8000), tmp_path / "q")
     assert bad == []
     for name, pieces in pieces_by_book(docs).items():
-        assert {d.metadata["split"] for d in pieces} == {"size"} and "section" not in pieces[0].metadata
+        assert {d.metadata["cut_by"] for d in pieces} == {"size"} and "section" not in pieces[0].metadata
         assert all(len(d.text) <= 8000 for d in pieces) and all(len(d.text) >= 3000 for d in pieces[:-1])
         for d, nxt in zip(pieces, pieces[1:]):
             gap = books[name][d.metadata["char_offset"] + len(d.text) : nxt.metadata["char_offset"]]
@@ -121,7 +121,7 @@ def test_split_size_ignores_headings(data_dir, tmp_path):
     docs, bad = read_all(BookReader(str(data_dir / "books"), "books", glob="hamlet.txt", split="size",
                                     piece_chars=30_000), tmp_path)
     assert bad == [] and len(docs) == 6
-    assert all(d.metadata["split"] == "size" and len(d.text) <= 30_000 for d in docs)
+    assert all(d.metadata["cut_by"] == "size" and len(d.text) <= 30_000 for d in docs)
 
 
 @pytest.mark.parametrize("split", SPLITS)

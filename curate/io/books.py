@@ -195,7 +195,7 @@ class BookReader(SourceReader):
     headings is cut by size instead) or "size" (pieces of at most `piece_chars` characters, cut at paragraph
     breaks). A piece's id is `<file>#<piece>`; its metadata holds the lineage: `file`, `piece` (0-based),
     `pieces` (of this book), `char_offset` (where it starts in the book's text as `split: none` reads it),
-    `section` (the heading(s) it opens with) and `split` (how this book was cut: "sections" or "size").
+    `section` (the heading(s) it opens with) and `cut_by` (how this book was cut: "sections" or "size").
     """
 
     name = "books"
@@ -244,7 +244,7 @@ class BookReader(SourceReader):
         pieces, how = split_book(text, self.split, self.piece_chars, self.min_section_chars)
         for k, piece in enumerate(pieces):
             lineage = {"piece": k, "pieces": len(pieces), "char_offset": piece.start, "section": piece.heading,
-                       "split": how}
+                       "cut_by": how}
             yield f"piece {k} (char {piece.start})", (text[piece.start : piece.end], {**metadata, **lineage})
 
     def book_text(self, raw: bytes, where: str) -> tuple[str, dict] | Bad:
