@@ -254,8 +254,8 @@ def markdown(result: dict, args) -> str:
     lines = [f"### {args.mixtures} Dirichlet(1) mixtures x {args.seeds} seeds + the natural mix x 3, at "
              f"{' and '.join(f'{b:,}' for b in budgets)} tokens per run ({result['runs']} runs, depth 1); "
              f"{result['date']}, {result['seconds'] / 60:.1f} min wall, load average {result['load_start']} at the "
-             f"start and {result['load']} at the end; {result['executor']}; CPU-seconds: "
-             f"{result['cpu_s_runs']:,.0f} runs (0 when the ledger had them), {result['cpu_s_rescore']:,.0f} "
+             f"start and {result['load']} at the end; {result['executor']}; {result['cpu_s_runs']:,.0f} s in runs "
+             f"(one torch thread each; 0 when the ledger had them), CPU-seconds: {result['cpu_s_rescore']:,.0f} "
              f"rescoring, {result['cpu_s_analysis']:,.0f} analysis", "",
              "Leave-one-mixture-out Spearman on each source's bits per byte, by token budget and held-out size "
              "(held-out tokens / documents read per source: books, web, wiki); the noise ceiling is the best a "
