@@ -29,11 +29,12 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the test kits (tests/kits)
 from measure import run_child  # noqa: E402
 
 
 def build_corpus(work: Path, n_docs: int) -> None:
-    from curate.dedup.plant import plant_pairs, synthetic_corpus, write_corpus, write_pairs
+    from kits.dedup_pairs import plant_pairs, synthetic_corpus, write_corpus, write_pairs
 
     if (work / "pairs.jsonl").exists():
         return
@@ -46,7 +47,7 @@ def build_corpus(work: Path, n_docs: int) -> None:
 def run_ours(work: Path, out: Path, threshold: float, tasks: int, workers: int) -> dict:
     from curate.dedup.document import dedup_documents
     from curate.dedup.minhash import MinhashConfig
-    from curate.dedup.plant import clusters_from_removed
+    from kits.dedup_pairs import clusters_from_removed
     from curate.io.records import read_records
 
     stats = dedup_documents([str(work / "corpus")], str(out), MinhashConfig.for_threshold(threshold, verbose=True),
@@ -111,7 +112,7 @@ def child(args) -> None:
 
 def measure(args, system: str, n_docs: int, pairs: list[dict]) -> dict:
     """One run of `system` in its own process: timings, memory, and its score on the planted pairs."""
-    from curate.dedup.plant import score
+    from kits.dedup_pairs import score
 
     work = Path(args.work)
     cmd = [sys.executable, __file__, "--system", system]
@@ -172,7 +173,7 @@ def compare(args) -> None:
 
 def short_docs(args) -> None:
     """curate alone on --short-docs short documents: the peak memory of the whole process tree at scale."""
-    from curate.dedup.plant import short_corpus, write_columns, write_pairs
+    from kits.dedup_pairs import short_corpus, write_columns, write_pairs
 
     work = Path(args.work) / f"short-{args.short_docs}-f{args.files}"
     work.mkdir(parents=True, exist_ok=True)

@@ -17,11 +17,15 @@ number is written in; survival: share of hard negatives that still do, per kind 
 
 import argparse
 import statistics
+import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the test kits (tests/kits)
 
 
 def corpus(mb: float):
-    from curate.pii.evalset import build_evalset
+    from kits.pii_evalset import build_evalset
 
     docs, seed = [], 0
     while sum(len(d.text.encode()) for d in docs) < mb * 1e6:
@@ -91,7 +95,7 @@ def measure(name, make, docs, runs):
         outputs = scrub([d.text for d in docs])
         times.append(time.perf_counter() - start)
         cpu_times.append(time.process_time() - cpu_start)
-    from curate.pii.evalset import score
+    from kits.pii_evalset import score
 
     t, cpu = statistics.median(times), statistics.median(cpu_times)
     return {"name": name, "mb": mb, "s": t, "mb_s": mb / t, "cpu_s": cpu, "mb_cpu_s": mb / cpu, **score(docs, outputs)}

@@ -26,7 +26,7 @@ from curate.dedup.minhash import (
     shingles,
     signatures,
 )
-from curate.dedup.plant import clusters_from_removed, plant_pairs, score, write_corpus, write_pairs
+from kits.dedup_pairs import clusters_from_removed, plant_pairs, score, write_corpus, write_pairs
 from curate.dedup.sentence import SentenceDedup
 from curate.io.records import read_records
 from curate.io.writer import shard_schema

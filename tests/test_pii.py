@@ -7,8 +7,8 @@ import time
 import orjson
 import pytest
 
-from curate.pii.evalset import NEGATIVES, PII, build_evalset, score
-from curate.pii.evalset_phones import PHONE_FORMATS, PHONE_PLACES
+from kits.pii_evalset import NEGATIVES, PII, build_evalset, score
+from kits.pii_phones import PHONE_FORMATS, PHONE_PLACES
 from curate.pii.operators import salted_hash
 from curate.pii.scrubber import PIIScrubber
 from helpers import all_text_under

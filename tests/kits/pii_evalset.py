@@ -19,12 +19,13 @@ from pathlib import Path
 
 import orjson
 
-from curate.pii.evalset_phones import (
+from kits.pii_phones import (
     COMPANIES, NAMES, PHONE_FORMATS, PHONE_PLACES, PROSE, PhoneFormat, digits, national_phone, phone_template,
 )
+from curate.config import DATA_DIR
 from curate.pii.recognizers import IBAN_LENGTHS, luhn_ok
 
-WIKI = Path(__file__).parent.parent / "data" / "wiki" / "enwiki.jsonl"
+WIKI = DATA_DIR / "wiki" / "enwiki.jsonl"
 
 
 @dataclass

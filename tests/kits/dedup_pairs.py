@@ -21,9 +21,10 @@ import random
 import re
 from pathlib import Path
 
+from curate.config import DATA_DIR
 from curate.dedup.minhash import jaccard, shingles
 
-DATA = Path(__file__).resolve().parent.parent / "data"
+DATA = DATA_DIR  # the bundled sample
 KINDS = ("exact", "case_space", "edit", "reorder", "boilerplate")
 EDIT_RATES = (0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4)
 BINS = [round(0.1 * i, 1) for i in range(1, 10)] + [1.0]  # lower edges; the last bin is exactly 1.0
