@@ -21,6 +21,7 @@ from datatrove.pipeline.extractors.base import ExtractorSandbox
 
 from curate.io.warc import HTML_TYPES
 from curate.quality.code import fence, spans_metadata
+from curate.quality.links import navigation_drop
 from curate.stage import Drop, Stage
 
 ENGINES = ("trafilatura", "resiliparse")
@@ -192,7 +193,10 @@ class HtmlExtract(Stage):
     """Replaces the HTML of documents read from WARC files by their main text. Removes, with a reason, pages where the engine finds
     no text, raises, or runs past `timeout` seconds (5 s by default: large Sphinx pages take ~1.5 s in
     trafilatura here, and datatrove's default of 1 s times out on them). `code_blocks: true` fences code and
-    math blocks (see the module docstring); it goes with the rules' `code_aware`."""
+    math blocks (see the module docstring); it goes with the rules' `code_aware`. `max_link_density` removes
+    navigation pages before extraction: a page whose main content (its `<main>` or `role="main"` element) has
+    no text (`no_main_content`) or is more than that share of link text (`link_dense`); see
+    `curate.quality.links`. Off by default."""
 
     name = "html_extract"
 
@@ -203,6 +207,7 @@ class HtmlExtract(Stage):
         favor_precision: bool = True,
         include_tables: bool = True,
         code_blocks: bool = False,
+        max_link_density: float | None = None,
     ):
         super().__init__()
         if engine not in ENGINES:
@@ -214,9 +219,15 @@ class HtmlExtract(Stage):
         self.favor_precision = favor_precision
         self.include_tables = include_tables
         self.code_blocks = code_blocks
+        if max_link_density is not None and not 0 <= max_link_density <= 1:
+            raise ValueError(f"html_extract: max_link_density is a share of the main text, from 0 to 1; got {max_link_density}")
+        self.max_link_density = max_link_density
         self._sandbox: ExtractorSandbox | None = None
 
-    def _extract(self, html: str) -> str | None:
+    def _extract(self, html: str) -> str | Drop | None:
+        # in the sandbox with the extraction, so that the timeout covers both
+        if self.max_link_density is not None and (drop := navigation_drop(html, self.max_link_density)):
+            return drop
         if self.code_blocks:
             return extract_with_blocks(html, self.engine, self.favor_precision, self.include_tables)
         if self.engine == "resiliparse":
@@ -234,6 +245,8 @@ class HtmlExtract(Stage):
             return Drop("extraction_crashed")
         except Exception as e:  # trafilatura/lxml raise many types on odd markup; the page is removed, not lost
             return Drop("extraction_error", {"error": f"{type(e).__name__}: {e}"[:300]})
+        if isinstance(text, Drop):
+            return text
         if not text or not text.strip():
             return Drop("extraction_empty")
         doc.text = text

@@ -1,0 +1,112 @@
+"""Navigation pages, told from the HTML: how much of a page's main content is link text.
+
+A table of contents, an index, a "see also" list or a link farm is a page whose main content is mostly
+links. Main-content extractors drop link lists, so what they return for such a page is its introduction (a
+chapter page's few lines of prose) or, when the main content has no text at all, the site's chrome (header,
+sidebar, footer): neither is text of the page's own, and the rules that judge the extracted text cannot tell
+(the introduction is good prose, the footer has sentences). The HTML can.
+
+The main content is what the page marks as such: its `<main>` elements and elements with `role="main"`
+(HTML5 and ARIA landmarks; Sphinx, MkDocs, Docusaurus, most CMS themes write them). A page that marks none is
+not judged: without the landmark, the chrome (menus written as plain `<div>`s) would count as main content,
+and a short article on a site with a large menu would look like a navigation page.
+
+Measured over the visible text (scripts, styles and tags left out, whitespace not counted):
+- `link_density`: the share of the main content's characters that are inside `<a>` elements;
+- a main content without any text (a page whose content a script loads, a soft error page, an empty listing)
+  has nothing of its own: what an extractor returns for it comes from the chrome.
+
+Regular expressions over the HTML string, not a DOM, for the reason `curate.io.html` gives (resiliparse's DOM
+costs ~0.1 ms per node handed to Python; lxml would parse every page a second time).
+"""
+
+import html
+import re
+from dataclasses import dataclass
+
+from curate.stage import Drop
+
+# a main landmark: a <main> tag or a role="main" attribute, searched for on its own and the tag around it
+# found after (one pattern for whole tags is several times slower)
+_MAIN = re.compile(r"""<main(?![\w-])|role\s*=\s*["']?main(?![\w-])""", re.I)
+_TAG_NAME = re.compile(r"<([a-z][a-z0-9]*)(?![\w-])", re.I)
+_INVISIBLE = re.compile(r"<(script|style|noscript|template|svg)\b.*?</\1\s*>", re.I | re.S)
+_COMMENT = re.compile(r"<!--.*?-->", re.S)
+_LINK = re.compile(r"<a\b[^>]*>(.*?)</a\s*>", re.I | re.S)
+_TAG = re.compile(r"<[^>]*>")
+
+
+@dataclass
+class MainContent:
+    chars: int  # visible characters of the main content, whitespace not counted
+    link_chars: int  # of which inside <a> elements
+
+    @property
+    def link_density(self) -> float:
+        return self.link_chars / self.chars if self.chars else 0.0
+
+
+def _element_end(page: str, tag: str, start: int) -> int:
+    """Where the element whose opening tag ends at `start` closes (nested elements of the same name counted);
+    the end of the page when it never does."""
+    depth = 1
+    for t in re.compile(rf"<(/?){tag}(?![\w-])[^>]*>", re.I).finditer(page, start):
+        if t.group(0).endswith("/>"):
+            continue
+        depth += -1 if t.group(1) else 1
+        if depth == 0:
+            return t.end()
+    return len(page)
+
+
+def _attribute_tag(page: str, pos: int, at: int) -> int:
+    """Where the tag holding the attribute found at `at` starts; -1 when it is not an attribute of its own
+    (data-role="main") or not inside a tag (text that reads role=main)."""
+    if at > 0 and (page[at - 1].isalnum() or page[at - 1] in "-_"):
+        return -1
+    start = page.rfind("<", pos, at)
+    return -1 if start < 0 or ">" in page[start:at] else start
+
+
+def main_fragments(page: str) -> list[str]:
+    """The HTML of each main landmark of `page` that is not inside another one, in page order."""
+    fragments, pos = [], 0
+    while m := _MAIN.search(page, pos):
+        start = m.start() if m.group(0)[0] == "<" else _attribute_tag(page, pos, m.start())
+        opening = _TAG_NAME.match(page, start) if start >= 0 else None
+        close = page.find(">", m.end())
+        if opening is None or close < 0:
+            pos = m.end()
+            continue
+        end = _element_end(page, opening.group(1), close + 1)
+        fragments.append(page[start:end])
+        pos = end
+    return fragments
+
+
+def _visible_chars(fragment: str) -> int:
+    text = _TAG.sub(" ", fragment)
+    return sum(map(len, (html.unescape(text) if "&" in text else text).split()))
+
+
+def main_content(page: str) -> MainContent | None:
+    """The size and link text of the page's main content, or None when the page marks no main content."""
+    fragments = main_fragments(page)
+    if not fragments:
+        return None
+    main = _COMMENT.sub("", _INVISIBLE.sub(" ", "".join(fragments)))
+    return MainContent(_visible_chars(main), _visible_chars(" ".join(_LINK.findall(main))))
+
+
+def navigation_drop(page: str, max_link_density: float) -> Drop | None:
+    """The Drop of a page whose main content has no text or is more than `max_link_density` link text;
+    None for any other page, and for a page that marks no main content."""
+    found = main_content(page)
+    if found is None:
+        return None
+    if found.chars == 0:
+        return Drop("no_main_content")
+    if found.link_density > max_link_density:
+        return Drop("link_dense", {"signal": "link_density", "value": round(found.link_density, 6),
+                                   "threshold": max_link_density, "main_chars": found.chars})
+    return None
