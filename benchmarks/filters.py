@@ -1,7 +1,7 @@
 """Heuristic rules, side by side: datatrove's Gopher repetition + Gopher quality + C4 + FineWeb chain (with its
 spaCy word tokenizer) against curate's, on the same real text, in one process, one core.
 
-    python benchmarks/filters.py [--repeat 3] [--min-mb 20] [--labelled]
+    python benchmarks/filters.py [--repeat 3] [--min-mb 20] [--labelled] [--extraction]
 
 The corpus: the bundled sample read and extracted (web pages after trafilatura, code blocks fenced, books,
 Wikipedia; no filtering), plus every one of those documents cut into ~5 KB pieces at paragraph breaks,
@@ -11,6 +11,13 @@ web.yaml's thresholds, the ratios, and the keep/drop agreement of the first two 
 (document, datatrove's decision, ours). Then fastText prediction throughput: language id (bundled lid.176)
 and a quality classifier trained on the same text.
 
+Times are wall seconds and CPU seconds of this process (the CPU figure is the one to read on a loaded machine),
+with the load average at the start and end of the run.
+
+--extraction: html_extract's engines on the sample's pages and the labelled set's, as the stage calls them,
+timed side by side: plain text, with code blocks fenced (code_blocks), and with the navigation check
+(max_link_density) as well; CPU seconds, median of --repeat.
+
 --labelled: the share of each label of the labelled quality set (curate.quality.evalset) that `web.yaml`
 keeps or removes, run as `curate run` would, with each engine, and with datatrove's rules on plain extracted
 text (code_blocks off) for comparison.
@@ -18,6 +25,7 @@ text (code_blocks off) for comparison.
 
 import argparse
 import copy
+import os
 import statistics
 import tempfile
 import time
@@ -168,11 +176,42 @@ def decide_curate(chain, doc):
     return None
 
 
-def timed(decide, chain, docs) -> tuple[float, list]:
+def timed(decide, chain, docs) -> tuple[float, float, list]:
+    """(wall seconds, CPU seconds, decisions)."""
     docs = copy.deepcopy(docs)  # C4 rewrites the text of the documents it keeps
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     decisions = [decide(chain, d) for d in docs]
-    return time.perf_counter() - start, decisions
+    return time.perf_counter() - start, time.process_time() - cpu, decisions
+
+
+def load() -> str:
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def extraction(repeat: int) -> None:
+    """CPU seconds of html_extract's variants over the same pages, alternated, median of `repeat`."""
+    from curate.io.html import HtmlExtract
+    from curate.quality import evalset
+
+    pages = [p.html.decode("utf-8", "replace") for p in evalset.real_pages()]
+    mb = sum(map(len, pages)) / 1e6
+    print(f"extraction: {len(pages)} pages, {mb:.1f} MB of HTML; {load()}")
+    for engine in ("resiliparse", "trafilatura"):
+        variants = {"plain": HtmlExtract(engine), "code_blocks": HtmlExtract(engine, code_blocks=True),
+                    "code_blocks + max_link_density 0.5": HtmlExtract(engine, code_blocks=True, max_link_density=0.5)}
+        times = {name: [] for name in variants}
+        for _ in range(repeat):
+            for name, step in variants.items():
+                start = time.process_time()
+                for page in pages:
+                    step._extract(page)  # what the stage runs in its sandbox for each page
+                times[name].append(time.process_time() - start)
+        base = statistics.median(times["plain"])
+        for name, t in times.items():
+            t = statistics.median(t)
+            print(f"  {engine:11} {name:36} {t:7.2f} CPU s ({mb / t:6.2f} MB/CPU-s)  {t / base:.2f}x plain  "
+                  f"runs: {', '.join(f'{x:.2f}' for x in times[name])}")
+    print(f"  {load()}")
 
 
 def main() -> None:
@@ -183,24 +222,32 @@ def main() -> None:
     ap.add_argument("--min-mb", type=float, default=20)
     ap.add_argument("--labelled", action="store_true", help="only the labelled-set figures")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--extraction", action="store_true", help="only the extraction timings")
     args = ap.parse_args()
     if args.labelled:
         labelled(args.workers)
         return
+    if args.extraction:
+        extraction(args.repeat)
+        return
     texts, data_dir = corpus(args.min_mb)
     docs = [Document(text=t, id=str(i)) for i, t in enumerate(texts)]
     mb = sum(map(len, texts)) / 1e6
-    print(f"corpus: {len(docs)} documents, {mb:.1f} M characters")
+    print(f"corpus: {len(docs)} documents, {mb:.1f} M characters; {load()}")
     dt_chain, cu_chain, ca_chain = datatrove_chain(), curate_chain(), code_aware_chain()
     timed(decide_datatrove, dt_chain, docs[:50])  # warm up spaCy
-    dt_times, cu_times, ca_times = [], [], []
+    dt_times, cu_times, ca_times, cu_cpu, ca_cpu = [], [], [], [], []
     for _ in range(args.repeat):
-        t, dt_decisions = timed(decide_datatrove, dt_chain, docs)
+        t, _, dt_decisions = timed(decide_datatrove, dt_chain, docs)
         dt_times.append(t)
-        t, cu_decisions = timed(decide_curate, cu_chain, docs)
+        t, cpu, cu_decisions = timed(decide_curate, cu_chain, docs)
         cu_times.append(t)
-        t, ca_decisions = timed(decide_curate, ca_chain, docs)
+        cu_cpu.append(cpu)
+        t, cpu, ca_decisions = timed(decide_curate, ca_chain, docs)
         ca_times.append(t)
+        ca_cpu.append(cpu)
+        print(f"  run: code-aware / curate chain {ca_times[-1] / cu_times[-1]:.2f}x wall, {ca_cpu[-1] / cu_cpu[-1]:.2f}x "
+              f"CPU; {load()}")
     dt, cu, ca = statistics.median(dt_times), statistics.median(cu_times), statistics.median(ca_times)
     agree = sum((a is None) == (b is None) for a, b in zip(dt_decisions, cu_decisions))
     same_reason = sum(a == b for a, b in zip(dt_decisions, cu_decisions))
@@ -208,7 +255,9 @@ def main() -> None:
     print(f"curate:    {len(docs) / cu:9.1f} docs/s/core ({mb / cu:.2f} MB/s)  median of {args.repeat}: {cu:.2f} s")
     print(f"code-aware: {len(docs) / ca:9.1f} docs/s/core ({mb / ca:.2f} MB/s)  median of {args.repeat}: {ca:.2f} s; "
           f"kept {sum(d is None for d in ca_decisions)}")
-    print(f"speed-up: {dt / cu:.1f}x; code-aware chain / curate chain: {ca / cu:.2f}x the time")
+    print(f"speed-up: {dt / cu:.1f}x; code-aware chain / curate chain: {ca / cu:.2f}x the time "
+          f"({statistics.median(ca_cpu) / statistics.median(cu_cpu):.2f}x the CPU seconds: "
+          f"{statistics.median(ca_cpu):.2f} against {statistics.median(cu_cpu):.2f}); {load()}")
     print(f"keep/drop agreement: {agree}/{len(docs)} = {agree / len(docs):.4%}; same reason: {same_reason / len(docs):.4%}")
     kept = sum(d is None for d in cu_decisions)
     print(f"kept: datatrove {sum(d is None for d in dt_decisions)}, curate {kept}")

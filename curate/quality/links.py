@@ -20,7 +20,6 @@ Regular expressions over the HTML string, not a DOM, for the reason `curate.io.h
 costs ~0.1 ms per node handed to Python; lxml would parse every page a second time).
 """
 
-import html
 import re
 from dataclasses import dataclass
 
@@ -85,8 +84,10 @@ def main_fragments(page: str) -> list[str]:
 
 
 def _visible_chars(fragment: str) -> int:
+    # entities count as written (&lt; as 4): a few characters of a page, and decoding them cost a tenth of the
+    # measurement; str.count is several times faster than splitting on whitespace
     text = _TAG.sub(" ", fragment)
-    return sum(map(len, (html.unescape(text) if "&" in text else text).split()))
+    return len(text) - text.count(" ") - text.count("\n") - text.count("\t") - text.count("\r")
 
 
 def main_content(page: str) -> MainContent | None:
