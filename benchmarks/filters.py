@@ -15,8 +15,8 @@ Times are wall seconds and CPU seconds of this process (the CPU figure is the on
 with the load average at the start and end of the run.
 
 --extraction: html_extract's engines on the sample's pages and the labelled set's, as the stage calls them,
-timed side by side: plain text, with code blocks fenced (code_blocks), and with the navigation check
-(max_link_density) as well; CPU seconds, median of --repeat.
+timed side by side: plain text, with code blocks fenced (code_blocks), and with the checks on the main content
+(max_link_density, min_main_share) as well; CPU seconds, median of --repeat.
 
 --labelled: the share of each label of the labelled quality set (curate.quality.evalset) that `web.yaml`
 keeps or removes, run as `curate run` would, with each engine, and with datatrove's rules on plain extracted
@@ -198,7 +198,8 @@ def extraction(repeat: int) -> None:
     print(f"extraction: {len(pages)} pages, {mb:.1f} MB of HTML; {load()}")
     for engine in ("resiliparse", "trafilatura"):
         variants = {"plain": HtmlExtract(engine), "code_blocks": HtmlExtract(engine, code_blocks=True),
-                    "code_blocks + max_link_density 0.5": HtmlExtract(engine, code_blocks=True, max_link_density=0.5)}
+                    "code_blocks + main-content checks": HtmlExtract(engine, code_blocks=True, max_link_density=0.5,
+                                                                     min_main_share=0.5)}
         times = {name: [] for name in variants}
         for _ in range(repeat):
             for name, step in variants.items():

@@ -8,7 +8,7 @@ bars are measured on the same pages. Here the same procedure runs on one half an
 - the halves: the Python manual (docs.python.org: its content, navigation and boilerplate pages) and the
   Node.js manual with the XZ Utils man pages (nodejs.org, tukaani.org: content, navigation, and the man pages
   in seven other languages); each half gets its own built chrome and spam pages, made from its own content
-  pages only (evalset.boilerplate_pages, evalset.spam_pages), so nothing of the other half leaks in;
+  pages only (evalset.boilerplate_pages, soft_404_pages, spam_pages), so nothing of the other half leaks in;
 - the procedure: every threshold that web.yaml relaxes from datatrove's default (the rules listed in
   CALIBRATED) is set on the calibration half's content pages that the rest of the chain keeps: datatrove's
   default where all of them pass it, else the most extreme value among them, rounded outward to 0.01. Every
@@ -50,7 +50,8 @@ def halves(pages):
     for name in ("python", "nodejs+xz"):
         real = [p for p in pages if half_of(p.url) == name]
         content = [p for p in real if p.label == "content"]
-        out[name] = real + evalset.boilerplate_pages(content, 20) + evalset.spam_pages(content, 20)
+        out[name] = (real + evalset.boilerplate_pages(content, 20) + evalset.soft_404_pages(content, 20)
+                     + evalset.spam_pages(content, 20))
     return out
 
 
@@ -84,20 +85,16 @@ def extracted(pages, engine: str, steps: dict) -> dict:
     from datatrove.data import Document
 
     from curate.config import STEPS
-    from curate.io.html import extract_with_blocks
-    from curate.quality.links import navigation_drop
+    from curate.io.html import HtmlExtract
     from curate.stage import Drop
 
+    extract = HtmlExtract(**{**steps["html_extract"], "engine": engine})
     language = STEPS["language"](**steps["language"])
     out = {}
     for p in pages:
-        page = p.html.decode("utf-8", "replace")
-        if drop := navigation_drop(page, steps["html_extract"]["max_link_density"]):
-            out[p.url] = drop.reason
-            continue
-        text = extract_with_blocks(page, engine)
-        if not text or not text.strip():
-            out[p.url] = "extraction_empty"
+        text = extract._extract(p.html.decode("utf-8", "replace"))  # what the stage runs for each page
+        if isinstance(text, Drop) or not text or not text.strip():
+            out[p.url] = text.reason if isinstance(text, Drop) else "extraction_empty"
             continue
         result = language.process(Document(text=text, id=p.url, metadata={}))
         out[p.url] = result.reason if isinstance(result, Drop) else text
@@ -145,7 +142,7 @@ def calibrate(pages, texts: dict, steps: dict) -> dict:
     return values
 
 
-REASONS = {"link_dense", "no_main_content", "extraction_empty", "wrong_language", "low_language_score",
+REASONS = {"link_dense", "no_main_content", "outside_main_content", "extraction_empty", "wrong_language", "low_language_score",
            "no_text_for_language_id"}
 
 

@@ -1,4 +1,4 @@
-"""Navigation pages, told from the HTML: how much of a page's main content is link text.
+"""Pages without content of their own, told from the HTML by the main content that the page marks.
 
 A table of contents, an index, a "see also" list or a link farm is a page whose main content is mostly
 links. Main-content extractors drop link lists, so what they return for such a page is its introduction (a
@@ -11,15 +11,22 @@ The main content is what the page marks as such: its `<main>` elements and eleme
 not judged: without the landmark, the chrome (menus written as plain `<div>`s) would count as main content,
 and a short article on a site with a large menu would look like a navigation page.
 
-Measured over the visible text (scripts, styles and tags left out, whitespace not counted):
-- `link_density`: the share of the main content's characters that are inside `<a>` elements;
-- a main content without any text (a page whose content a script loads, a soft error page, an empty listing)
-  has nothing of its own: what an extractor returns for it comes from the chrome.
+Before extraction, over the main content's visible text (scripts, styles and tags left out, whitespace not
+counted):
+- `link_density`: the share of its characters that are inside `<a>` elements (`link_dense` above a threshold);
+- a main content without any text (a page whose content a script loads, an empty listing) has nothing of its
+  own (`no_main_content`): what an extractor returns for it comes from the chrome.
+After extraction:
+- `main_share`: the share of the extracted words that occur in the main content (`outside_main_content`
+  below a threshold). An extractor that finds little in the main element can return the sidebar and the
+  footer instead (trafilatura does, on a soft 404 whose main element holds one line): a page's content is in
+  its main content, so text from elsewhere is chrome.
 
 Regular expressions over the HTML string, not a DOM, for the reason `curate.io.html` gives (resiliparse's DOM
 costs ~0.1 ms per node handed to Python; lxml would parse every page a second time).
 """
 
+import html
 import re
 from dataclasses import dataclass
 
@@ -33,6 +40,7 @@ _INVISIBLE = re.compile(r"<(script|style|noscript|template|svg)\b.*?</\1\s*>", r
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
 _LINK = re.compile(r"<a\b[^>]*>(.*?)</a\s*>", re.I | re.S)
 _TAG = re.compile(r"<[^>]*>")
+_WORD = re.compile(r"\w+")
 
 
 @dataclass
@@ -90,24 +98,50 @@ def _visible_chars(fragment: str) -> int:
     return len(text) - text.count(" ") - text.count("\n") - text.count("\t") - text.count("\r")
 
 
-def main_content(page: str) -> MainContent | None:
-    """The size and link text of the page's main content, or None when the page marks no main content."""
+def main_html(page: str) -> str | None:
+    """The HTML of the page's main content, scripts, styles and comments left out; None when the page marks
+    no main content."""
     fragments = main_fragments(page)
     if not fragments:
         return None
-    main = _COMMENT.sub("", _INVISIBLE.sub(" ", "".join(fragments)))
+    return _COMMENT.sub("", _INVISIBLE.sub(" ", "".join(fragments)))
+
+
+def main_content(page: str) -> MainContent | None:
+    """The size and link text of the page's main content, or None when the page marks no main content."""
+    main = main_html(page)
+    return None if main is None else measure(main)
+
+
+def measure(main: str) -> MainContent:
     return MainContent(_visible_chars(main), _visible_chars(" ".join(_LINK.findall(main))))
 
 
-def navigation_drop(page: str, max_link_density: float) -> Drop | None:
-    """The Drop of a page whose main content has no text or is more than `max_link_density` link text;
-    None for any other page, and for a page that marks no main content."""
-    found = main_content(page)
-    if found is None:
-        return None
+def navigation_drop(main: str, max_link_density: float) -> Drop | None:
+    """The Drop of a page whose main content (`main_html`) has no text or is more than `max_link_density` link
+    text; None for any other."""
+    found = measure(main)
     if found.chars == 0:
         return Drop("no_main_content")
     if found.link_density > max_link_density:
         return Drop("link_dense", {"signal": "link_density", "value": round(found.link_density, 6),
                                    "threshold": max_link_density, "main_chars": found.chars})
+    return None
+
+
+def main_share(main: str, text: str) -> float:
+    """The share of the words of `text` (case folded) that occur in the main content (`main_html`)."""
+    words = _WORD.findall(text.lower())
+    if not words:
+        return 0.0
+    vocabulary = set(_WORD.findall(html.unescape(_TAG.sub(" ", main)).lower()))
+    return sum(w in vocabulary for w in words) / len(words)
+
+
+def outside_main_drop(main: str, text: str, min_main_share: float) -> Drop | None:
+    """The Drop of an extraction (`text`) with less than `min_main_share` of its words from the main content."""
+    share = main_share(main, text)
+    if share < min_main_share:
+        return Drop("outside_main_content", {"signal": "main_share", "value": round(share, 6),
+                                             "threshold": min_main_share})
     return None
