@@ -7,8 +7,9 @@ The corpus: the bundled sample read and extracted (web pages after trafilatura, 
 Wikipedia; no filtering), plus every one of those documents cut into ~5 KB pieces at paragraph breaks,
 repeated until it holds at least --min-mb of text. Prints documents per second for three chains measured side
 by side: datatrove's, curate's (code_aware off: datatrove's decisions) and curate's code-aware chain with
-web.yaml's thresholds, the ratios, and the keep/drop agreement of the first two with every disagreement listed
-(document, datatrove's decision, ours). Then fastText prediction throughput: language id (bundled lid.176)
+web.yaml's thresholds (these two timed in turns on chunks of 50 documents, so that load changes fall on
+both), the ratios, and the keep/drop agreement of the first two with every disagreement listed (document,
+datatrove's decision, ours). Then fastText prediction throughput: language id (bundled lid.176)
 and a quality classifier trained on the same text.
 
 Times are wall seconds and CPU seconds of this process (the CPU figure is the one to read on a loaded machine),
@@ -19,8 +20,8 @@ timed side by side: plain text, with code blocks fenced (code_blocks), and with 
 (max_link_density, min_main_share) as well; CPU seconds, median of --repeat.
 
 --labelled: the share of each label of the labelled quality set (curate.quality.evalset) that `web.yaml`
-keeps or removes, run as `curate run` would, with each engine, and with datatrove's rules on plain extracted
-text (code_blocks off) for comparison.
+keeps or removes, run as `curate run` would, with each engine (web.yaml's extraction settings and rules), and
+with datatrove's rules on plain extracted text (code_blocks and the main-content checks off) for comparison.
 """
 
 import argparse
@@ -117,7 +118,7 @@ LABELLED_RECIPE = """
 readers:
   - warc: {{path: "{pages}", source: web}}
 steps:
-  - html_extract: {{engine: {engine}, timeout: 60, code_blocks: {blocks}}}
+  - html_extract: {{engine: {engine}, timeout: 60{extract}}}
   - language: {{languages: [en], min_score: 0.65{aware}}}
 {rules}
 writer:
@@ -141,12 +142,16 @@ def labelled(workers: int) -> None:
                                 ("gopher_repetition", "gopher_quality", "c4_quality", "fineweb_quality")])
     plain_rules = "  - gopher_repetition: {}\n  - gopher_quality: {}\n  - c4_quality: {}\n  - fineweb_quality: {}"
     print(f"labelled set: {len(pages)} pages; share of content kept, share of the other labels removed")
+    (web_extract,) = [s["html_extract"] for s in web_steps if "html_extract" in s]
+    # web.yaml's extraction settings (code blocks, checks on the main content), with the engine of the row
+    extract = "".join(f", {k}: {v if not isinstance(v, bool) else str(v).lower()}" for k, v in web_extract.items()
+                      if k not in ("engine", "timeout"))
     for engine in ("resiliparse", "trafilatura"):
         for name, rules, aware in (("web.yaml (code-aware)", "  " + web_rules.replace("\n", "\n  "), ", code_aware: true"),
                                    ("datatrove's rules", plain_rules, "")):
             recipe = tmp / f"{engine}-{len(aware)}.yaml"
             recipe.write_text(LABELLED_RECIPE.format(pages=tmp / "pages", engine=engine, aware=aware, rules=rules,
-                                                     blocks="true" if aware else "false"))
+                                                     extract=extract if aware else ""))
             out = tmp / recipe.stem
             run_pipeline(str(recipe), str(out), tasks=workers, workers=workers)
             urls = set()
@@ -182,6 +187,24 @@ def timed(decide, chain, docs) -> tuple[float, float, list]:
     start, cpu = time.perf_counter(), time.process_time()
     decisions = [decide(chain, d) for d in docs]
     return time.perf_counter() - start, time.process_time() - cpu, decisions
+
+
+def interleaved(chains: list, docs, chunk: int = 50) -> list[tuple[float, float, list]]:
+    """(wall s, CPU s, decisions) of each of curate's `chains` over `docs`, timed in turns on chunks of `chunk`
+    documents (the order of the turns alternating), so that a change of load on a shared machine falls on
+    every chain alike."""
+    docs = copy.deepcopy(docs)
+    copies = [docs] + [copy.deepcopy(docs) for _ in chains[1:]]  # C4 rewrites the text of what it keeps
+    wall, cpu, decisions = [0.0] * len(chains), [0.0] * len(chains), [[] for _ in chains]
+    for n, start in enumerate(range(0, len(docs), chunk)):
+        order = range(len(chains)) if n % 2 == 0 else reversed(range(len(chains)))
+        for i in order:
+            batch = copies[i][start : start + chunk]
+            t, c = time.perf_counter(), time.process_time()
+            decisions[i] += [decide_curate(chains[i], d) for d in batch]
+            wall[i] += time.perf_counter() - t
+            cpu[i] += time.process_time() - c
+    return list(zip(wall, cpu, decisions))
 
 
 def load() -> str:
@@ -241,12 +264,11 @@ def main() -> None:
     for _ in range(args.repeat):
         t, _, dt_decisions = timed(decide_datatrove, dt_chain, docs)
         dt_times.append(t)
-        t, cpu, cu_decisions = timed(decide_curate, cu_chain, docs)
+        (t, cpu, cu_decisions), (t2, cpu2, ca_decisions) = interleaved([cu_chain, ca_chain], docs)
         cu_times.append(t)
         cu_cpu.append(cpu)
-        t, cpu, ca_decisions = timed(decide_curate, ca_chain, docs)
-        ca_times.append(t)
-        ca_cpu.append(cpu)
+        ca_times.append(t2)
+        ca_cpu.append(cpu2)
         print(f"  run: code-aware / curate chain {ca_times[-1] / cu_times[-1]:.2f}x wall, {ca_cpu[-1] / cu_cpu[-1]:.2f}x "
               f"CPU; {load()}")
     dt, cu, ca = statistics.median(dt_times), statistics.median(cu_times), statistics.median(ca_times)
