@@ -8,7 +8,7 @@ from datatrove.data import Document
 
 from curate.io.html import HtmlExtract
 from curate.quality import evalset
-from curate.quality.links import main_content, main_fragments, main_html, main_share, navigation_drop
+from curate.quality.links import main_content, main_fragments, main_share, navigation_drop
 
 
 @pytest.fixture(scope="module")
@@ -25,12 +25,12 @@ def test_chapter_pages_are_mostly_links_and_content_pages_are_not(pages):
     for url in ("https://docs.python.org/3.11/tutorial/index.html", "https://docs.python.org/3.11/reference/index.html"):
         found = main_content(html(pages, url))
         assert found.link_density > 0.6 and found.chars > 2000, url
-        assert navigation_drop(main_html(html(pages, url)), 0.5).reason == "link_dense"
+        assert navigation_drop(main_content(html(pages, url)), 0.5).reason == "link_dense"
     density = {url: main_content(html(pages, url)).link_density for url, p in pages.items() if p.label == "content"}
     assert len(density) == 233
     # the most linked content page is an index of API tables (asyncio-llapi-index): 0.40
     assert max(density.values()) < 0.45
-    assert all(navigation_drop(main_html(html(pages, url)), 0.5) is None for url in density)
+    assert all(navigation_drop(main_content(html(pages, url)), 0.5) is None for url in density)
 
 
 def test_the_sidebar_and_header_are_not_main_content(pages):
@@ -45,14 +45,14 @@ def test_the_sidebar_and_header_are_not_main_content(pages):
 def test_a_page_whose_main_content_is_empty_has_none_of_its_own(pages):
     chrome = evalset.without_main(html(pages, "https://nodejs.org/docs/v20.20.2/api/os.html"))
     assert main_content(chrome).chars == 0
-    assert navigation_drop(main_html(chrome), 0.5).reason == "no_main_content"
+    assert navigation_drop(main_content(chrome), 0.5).reason == "no_main_content"
 
 
 def test_pages_that_mark_no_main_content_are_not_judged():
     article = "<p>Some prose.</p>" * 3
     menu = "<div class='menu'>" + "".join(f"<a href='/{i}'>Section number {i}</a>" for i in range(50)) + "</div>"
     page = f"<html><body>{menu}<div data-role='main'>{article}</div><p>role=main in text</p></body></html>"
-    assert main_fragments(page) == [] and main_content(page) is None and main_html(page) is None
+    assert main_fragments(page) == [] and main_content(page) is None
     # with a landmark, the same menu outside it does not count, and links inside it do
     marked = f"<html><body>{menu}<main>{article}<a href='/x'>see also</a></main></body></html>"
     found = main_content(marked)
@@ -97,7 +97,7 @@ def test_content_pages_are_extracted_from_their_main_content(pages, engine):
     content = [p for p in pages.values() if p.label == "content"][::8]
     for page in content:
         text = page.html.decode()
-        assert main_share(main_html(text), HtmlExtract(engine=engine, code_blocks=True)._extract(text)) > 0.95
+        assert main_share(main_content(text), HtmlExtract(engine=engine, code_blocks=True)._extract(text)) > 0.95
 
 
 def test_an_extraction_of_a_soft_404_from_outside_its_main_content_is_removed(pages):
@@ -109,10 +109,10 @@ def test_an_extraction_of_a_soft_404_from_outside_its_main_content_is_removed(pa
     chrome = 0
     for page in built:
         html_ = page.html.decode()
-        main = main_html(html_)
+        main = main_content(html_)
         assert navigation_drop(main, 0.5) is None  # a main element with a little text, few links
         text, result = plain._extract(html_), checked._extract(html_)
-        message = set(re.sub(r"<[^>]+>", " ", main).split())
+        message = set(main.text.split())
         if set(text.split()) <= message:  # the message alone
             assert result == text
         elif len(text.split()) > 100:  # trafilatura returned the sidebar and the footer around the message,

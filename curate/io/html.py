@@ -21,7 +21,7 @@ from datatrove.pipeline.extractors.base import ExtractorSandbox
 
 from curate.io.warc import HTML_TYPES
 from curate.quality.code import fence, spans_metadata
-from curate.quality.links import main_html, navigation_drop, outside_main_drop
+from curate.quality.links import main_content, navigation_drop, outside_main_drop
 from curate.stage import Drop, Stage
 
 ENGINES = ("trafilatura", "resiliparse")
@@ -232,7 +232,7 @@ class HtmlExtract(Stage):
     def _extract(self, html: str) -> str | Drop | None:
         # the checks on the main content run in the sandbox with the extraction, so that the timeout covers them
         checked = self.max_link_density is not None or self.min_main_share is not None
-        main = main_html(html) if checked else None
+        main = main_content(html) if checked else None
         if main is not None and self.max_link_density is not None:
             if drop := navigation_drop(main, self.max_link_density):
                 return drop
