@@ -211,7 +211,7 @@ def load() -> str:
     return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def extraction(repeat: int) -> None:
+def extraction(repeat: int, engines: list[str]) -> None:
     """CPU seconds of html_extract's variants over the same pages, alternated, median of `repeat`."""
     from curate.io.html import HtmlExtract
     from curate.quality import evalset
@@ -219,10 +219,11 @@ def extraction(repeat: int) -> None:
     pages = [p.html.decode("utf-8", "replace") for p in evalset.real_pages()]
     mb = sum(map(len, pages)) / 1e6
     print(f"extraction: {len(pages)} pages, {mb:.1f} MB of HTML; {load()}")
-    for engine in ("resiliparse", "trafilatura"):
+    for engine in engines:
         variants = {"plain": HtmlExtract(engine), "code_blocks": HtmlExtract(engine, code_blocks=True),
-                    "code_blocks + main-content checks": HtmlExtract(engine, code_blocks=True, max_link_density=0.5,
-                                                                     min_main_share=0.5)}
+                    "code_blocks + max_link_density": HtmlExtract(engine, code_blocks=True, max_link_density=0.5),
+                    "code_blocks + both checks": HtmlExtract(engine, code_blocks=True, max_link_density=0.5,
+                                                             min_main_share=0.5)}
         times = {name: [] for name in variants}
         for _ in range(repeat):
             for name, step in variants.items():
@@ -247,12 +248,13 @@ def main() -> None:
     ap.add_argument("--labelled", action="store_true", help="only the labelled-set figures")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--extraction", action="store_true", help="only the extraction timings")
+    ap.add_argument("--engines", default="resiliparse,trafilatura", help="with --extraction: the engines to time")
     args = ap.parse_args()
     if args.labelled:
         labelled(args.workers)
         return
     if args.extraction:
-        extraction(args.repeat)
+        extraction(args.repeat, args.engines.split(","))
         return
     texts, data_dir = corpus(args.min_mb)
     docs = [Document(text=t, id=str(i)) for i, t in enumerate(texts)]
