@@ -157,7 +157,7 @@ def boilerplate_pages(content: list[Page], n: int, seed: int = 0) -> list[Page]:
 
 def soft_404_pages(content: list[Page], n: int, seed: int = 0) -> list[Page]:
     """Up to `n` content pages whose main element holds a short "not found" message instead of the content."""
-    rng = random.Random(seed + 1)  # not the same pages as boilerplate_pages
+    rng = random.Random(seed + 1)  # another draw than boilerplate_pages', so mostly other pages
     pages = []
     for page in rng.sample(content, len(content)):
         html = page.html.decode("utf-8", "replace")
