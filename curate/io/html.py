@@ -21,6 +21,7 @@ from datatrove.pipeline.extractors.base import ExtractorSandbox
 
 from curate.io.warc import HTML_TYPES
 from curate.quality.code import fence, spans_metadata
+from curate.quality.links import main_content, navigation_drop, outside_main_drop
 from curate.stage import Drop, Stage
 
 ENGINES = ("trafilatura", "resiliparse")
@@ -192,7 +193,12 @@ class HtmlExtract(Stage):
     """Replaces the HTML of documents read from WARC files by their main text. Removes, with a reason, pages where the engine finds
     no text, raises, or runs past `timeout` seconds (5 s by default: large Sphinx pages take ~1.5 s in
     trafilatura here, and datatrove's default of 1 s times out on them). `code_blocks: true` fences code and
-    math blocks (see the module docstring); it goes with the rules' `code_aware`."""
+    math blocks (see the module docstring); it goes with the rules' `code_aware`. Pages without content of
+    their own, judged by the main content a page marks (its `<main>` or `role="main"` element; see
+    `curate.quality.links`), both off by default: `max_link_density` removes before extraction a page whose
+    main content has no text (`no_main_content`) or is more than that share of link text (`link_dense`);
+    `min_main_share` removes an extraction with less than that share of its words from the main content
+    (`outside_main_content`: the extractor returned the chrome)."""
 
     name = "html_extract"
 
@@ -203,6 +209,8 @@ class HtmlExtract(Stage):
         favor_precision: bool = True,
         include_tables: bool = True,
         code_blocks: bool = False,
+        max_link_density: float | None = None,
+        min_main_share: float | None = None,
     ):
         super().__init__()
         if engine not in ENGINES:
@@ -214,14 +222,29 @@ class HtmlExtract(Stage):
         self.favor_precision = favor_precision
         self.include_tables = include_tables
         self.code_blocks = code_blocks
+        for name, share in (("max_link_density", max_link_density), ("min_main_share", min_main_share)):
+            if share is not None and not 0 <= share <= 1:
+                raise ValueError(f"html_extract: {name} is a share, from 0 to 1; got {share}")
+        self.max_link_density = max_link_density
+        self.min_main_share = min_main_share
         self._sandbox: ExtractorSandbox | None = None
 
-    def _extract(self, html: str) -> str | None:
+    def _extract(self, html: str) -> str | Drop | None:
+        # the checks on the main content run in the sandbox with the extraction, so that the timeout covers them
+        checked = self.max_link_density is not None or self.min_main_share is not None
+        main = main_content(html) if checked else None
+        if main is not None and self.max_link_density is not None:
+            if drop := navigation_drop(main, self.max_link_density):
+                return drop
         if self.code_blocks:
-            return extract_with_blocks(html, self.engine, self.favor_precision, self.include_tables)
-        if self.engine == "resiliparse":
-            return resiliparse_extract(html)
-        return trafilatura_extract(html, self.favor_precision, self.include_tables)
+            text = extract_with_blocks(html, self.engine, self.favor_precision, self.include_tables)
+        elif self.engine == "resiliparse":
+            text = resiliparse_extract(html)
+        else:
+            text = trafilatura_extract(html, self.favor_precision, self.include_tables)
+        if main is not None and self.min_main_share is not None and text and text.strip():
+            return outside_main_drop(main, text, self.min_main_share) or text
+        return text
 
     def process(self, doc: Document) -> Document | Drop:
         if doc.metadata.get("content_type") not in HTML_TYPES:
@@ -234,6 +257,8 @@ class HtmlExtract(Stage):
             return Drop("extraction_crashed")
         except Exception as e:  # trafilatura/lxml raise many types on odd markup; the page is removed, not lost
             return Drop("extraction_error", {"error": f"{type(e).__name__}: {e}"[:300]})
+        if isinstance(text, Drop):
+            return text
         if not text or not text.strip():
             return Drop("extraction_empty")
         doc.text = text

@@ -9,8 +9,9 @@ Real pages, labelled by hand in `curate/data/quality/labels.tsv` (see DATA.md th
 
 Built from those real pages here, with the recipe recorded in each page's label:
 - boilerplate: content pages with their main element emptied (`role="main"`), so what is left is the site's
-  chrome: header, navigation sidebar, footer. That is what a page without content (an empty listing, a soft
-  404) looks like on the same site;
+  chrome: header, navigation sidebar, footer. That is what a page without content (an empty listing, a page
+  whose content a script loads) looks like on the same site; and the same pages with a short error message
+  as their main content instead (a soft 404: the page answers 200 with "not found");
 - spam: keyword lists, doorway pages (one real paragraph repeated with a place name swapped in), link
   lists, and a real paragraph pasted over and over, built from the words of content pages.
 
@@ -39,6 +40,13 @@ _TAG = re.compile(r"<[^>]+>")
 _WORD = re.compile(r"[A-Za-z]{4,}")
 PLACES = ("Austin", "Boston", "Chicago", "Denver", "Houston", "Miami", "Newark", "Oakland", "Phoenix", "Portland",
           "Seattle", "Tampa", "Tucson", "Omaha", "Dallas", "Atlanta")
+NOT_FOUND = (
+    "<h1>Page not found</h1><p>Sorry, the page you are looking for does not exist or has been moved. Check the "
+    "address, use the search box, or return to the home page.</p>",
+    "<h1>404</h1><p>This page could not be found.</p><p><a href='/'>Back to the documentation</a></p>",
+    "<h2>Nothing here</h2><p>The requested document is no longer available.</p>",
+    "<h1>Oops!</h1><p>We can't seem to find the page you're looking for.</p><p>Error code: 404</p>",
+)
 SELL = ("best", "cheap", "free", "download", "online", "pdf", "2024", "top", "review", "deal", "buy", "sale")
 
 
@@ -147,11 +155,31 @@ def boilerplate_pages(content: list[Page], n: int, seed: int = 0) -> list[Page]:
     return pages
 
 
-def evaluation_pages(n_spam: int = 40, n_chrome: int = 40, seed: int = 0) -> list[Page]:
-    """The real labelled pages, then the built spam and boilerplate pages."""
+def soft_404_pages(content: list[Page], n: int, seed: int = 0) -> list[Page]:
+    """Up to `n` content pages whose main element holds a short "not found" message instead of the content."""
+    rng = random.Random(seed + 1)  # another draw than boilerplate_pages', so mostly other pages
+    pages = []
+    for page in rng.sample(content, len(content)):
+        html = page.html.decode("utf-8", "replace")
+        chrome, m = without_main(html), _MAIN.search(html)
+        if chrome is None:
+            continue
+        name = page.url.split("://", 1)[1]
+        message = NOT_FOUND[len(pages) % len(NOT_FOUND)]
+        pages.append(Page(f"{SYNTHETIC_PREFIX}soft404/{name}", "boilerplate",
+                          (chrome[: m.end()] + message + chrome[m.end() :]).encode(),
+                          "a content page with a short not-found message as its main content"))
+        if len(pages) == n:
+            break
+    return pages
+
+
+def evaluation_pages(n_spam: int = 40, n_chrome: int = 40, n_soft_404: int = 40, seed: int = 0) -> list[Page]:
+    """The real labelled pages, then the built boilerplate, soft 404 and spam pages."""
     real = real_pages()
     content = [p for p in real if p.label == "content"]
-    return real + boilerplate_pages(content, n_chrome, seed) + spam_pages(content, n_spam, seed)
+    return (real + boilerplate_pages(content, n_chrome, seed) + soft_404_pages(content, n_soft_404, seed)
+            + spam_pages(content, n_spam, seed))
 
 
 def write_warc(path: Path, pages: list[Page]) -> None:

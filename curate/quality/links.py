@@ -1,0 +1,159 @@
+"""Pages without content of their own, told from the HTML by the main content that the page marks.
+
+A table of contents, an index, a "see also" list or a link farm is a page whose main content is mostly
+links. Main-content extractors drop link lists, so what they return for such a page is its introduction (a
+chapter page's few lines of prose) or, when the main content has no text at all, the site's chrome (header,
+sidebar, footer): neither is text of the page's own, and the rules that judge the extracted text cannot tell
+(the introduction is good prose, the footer has sentences). The HTML can.
+
+The main content is what the page marks as such: its `<main>` elements and elements with `role="main"`
+(HTML5 and ARIA landmarks; Sphinx, MkDocs, Docusaurus, most CMS themes write them). A page that marks none is
+not judged: without the landmark, the chrome (menus written as plain `<div>`s) would count as main content,
+and a short article on a site with a large menu would look like a navigation page.
+
+Before extraction, over the main content's visible text (scripts, styles and tags left out, whitespace not
+counted):
+- `link_density`: the share of its characters that are inside `<a>` elements (`link_dense` above a threshold);
+- a main content without any text (a page whose content a script loads, an empty listing) has nothing of its
+  own (`no_main_content`): what an extractor returns for it comes from the chrome.
+After extraction:
+- `main_share`: the share of the extracted words that occur in the main content (`outside_main_content`
+  below a threshold). An extractor that finds little in the main element can return the sidebar and the
+  footer instead (trafilatura does, on a soft 404 whose main element holds one line): a page's content is in
+  its main content, so text from elsewhere is chrome.
+
+Regular expressions over the HTML string, not a DOM, for the reason `curate.io.html` gives (resiliparse's DOM
+costs ~0.1 ms per node handed to Python; lxml would parse every page a second time).
+"""
+
+import html
+import re
+from functools import cached_property
+
+from curate.stage import Drop
+
+# a main landmark: a <main> tag or a role="main" attribute, searched for on its own and the tag around it
+# found after (one pattern for whole tags is several times slower)
+_MAIN = re.compile(r"""<main(?![\w-])|role\s*=\s*["']?main(?![\w-])""", re.I)
+_TAG_NAME = re.compile(r"<([a-z][a-z0-9]*)(?![\w-])", re.I)
+_INVISIBLE = re.compile(r"<(script|style|noscript|template|svg)\b.*?</\1\s*>", re.I | re.S)
+_COMMENT = re.compile(r"<!--.*?-->", re.S)
+_LINK = re.compile(r"<a\b[^>]*>(.*?)</a\s*>", re.I | re.S)
+_TAG = re.compile(r"<[^>]*>")
+_WORD = re.compile(r"\w+")
+
+
+# the share of a longer extraction is measured on its first and last MAX_SHARE_CHARS / 2 characters: where an
+# extractor puts the chrome it takes (sidebars lead, footers trail), and tokenising all of a long page would
+# cost more than its extraction
+MAX_SHARE_CHARS = 8_000
+
+
+class MainContent:
+    """The main content of a page: its HTML (scripts, styles and comments left out) and its visible text (tags
+    replaced by spaces, entities as written: &lt; counts 4 characters, a few characters of a page, and
+    decoding them would cost a tenth of the measurement). The measures are computed on first use."""
+
+    def __init__(self, html_: str):
+        self.html = html_
+        self.text = _TAG.sub(" ", html_)
+
+    @cached_property
+    def chars(self) -> int:  # whitespace not counted
+        return _non_space(self.text)
+
+    @cached_property
+    def link_chars(self) -> int:  # of which inside <a> elements
+        return _non_space(_TAG.sub(" ", " ".join(_LINK.findall(self.html))))
+
+    @property
+    def link_density(self) -> float:
+        return self.link_chars / self.chars if self.chars else 0.0
+
+    @cached_property
+    def vocabulary(self) -> set[str]:
+        # the words of the distinct whitespace-separated tokens are the words of the text: tokenising those
+        # alone (a fifth of a page's tokens) costs a third as much
+        tokens = " ".join(set(self.text.lower().split()))
+        return set(_WORD.findall(html.unescape(tokens) if "&" in tokens else tokens))
+
+
+def _non_space(text: str) -> int:
+    # str.count is several times faster than splitting on whitespace
+    return len(text) - text.count(" ") - text.count("\n") - text.count("\t") - text.count("\r")
+
+
+def _element_end(page: str, tag: str, start: int) -> int:
+    """Where the element whose opening tag ends at `start` closes (nested elements of the same name counted);
+    the end of the page when it never does."""
+    depth = 1
+    for t in re.compile(rf"<(/?){tag}(?![\w-])[^>]*>", re.I).finditer(page, start):
+        if t.group(0).endswith("/>"):
+            continue
+        depth += -1 if t.group(1) else 1
+        if depth == 0:
+            return t.end()
+    return len(page)
+
+
+def _attribute_tag(page: str, pos: int, at: int) -> int:
+    """Where the tag holding the attribute found at `at` starts; -1 when it is not an attribute of its own
+    (data-role="main") or not inside a tag (text that reads role=main)."""
+    if at > 0 and (page[at - 1].isalnum() or page[at - 1] in "-_"):
+        return -1
+    start = page.rfind("<", pos, at)
+    return -1 if start < 0 or ">" in page[start:at] else start
+
+
+def main_fragments(page: str) -> list[str]:
+    """The HTML of each main landmark of `page` that is not inside another one, in page order."""
+    fragments, pos = [], 0
+    while m := _MAIN.search(page, pos):
+        start = m.start() if m.group(0)[0] == "<" else _attribute_tag(page, pos, m.start())
+        opening = _TAG_NAME.match(page, start) if start >= 0 else None
+        close = page.find(">", m.end())
+        if opening is None or close < 0:
+            pos = m.end()
+            continue
+        end = _element_end(page, opening.group(1), close + 1)
+        fragments.append(page[start:end])
+        pos = end
+    return fragments
+
+
+def main_content(page: str) -> MainContent | None:
+    """The page's main content, or None when the page marks none."""
+    fragments = main_fragments(page)
+    if not fragments:
+        return None
+    return MainContent(_COMMENT.sub("", _INVISIBLE.sub(" ", "".join(fragments))))
+
+
+def navigation_drop(main: MainContent, max_link_density: float) -> Drop | None:
+    """The Drop of a page whose main content has no text or is more than `max_link_density` link text; None
+    for any other."""
+    if main.chars == 0:
+        return Drop("no_main_content")
+    if main.link_density > max_link_density:
+        return Drop("link_dense", {"signal": "link_density", "value": round(main.link_density, 6),
+                                   "threshold": max_link_density, "main_chars": main.chars})
+    return None
+
+
+def main_share(main: MainContent, text: str) -> float:
+    """The share of the words of `text` (case folded) that occur in the main content."""
+    if len(text) > MAX_SHARE_CHARS:
+        text = text[: MAX_SHARE_CHARS // 2] + " " + text[-MAX_SHARE_CHARS // 2 :]
+    words = _WORD.findall(text.lower())
+    if not words:
+        return 0.0
+    return sum(map(main.vocabulary.__contains__, words)) / len(words)
+
+
+def outside_main_drop(main: MainContent, text: str, min_main_share: float) -> Drop | None:
+    """The Drop of an extraction (`text`) with less than `min_main_share` of its words from the main content."""
+    share = main_share(main, text)
+    if share < min_main_share:
+        return Drop("outside_main_content", {"signal": "main_share", "value": round(share, 6),
+                                             "threshold": min_main_share})
+    return None
