@@ -59,7 +59,7 @@ def build_corpus(root: Path) -> Path:
     from warcio.archiveiterator import ArchiveIterator
 
     from curate.io.books import BookReader
-    from curate.io.html import resiliparse_extract
+    from curate.extract import resiliparse_extract
     from curate.tokenizer import tokenize_corpus, train_tokenizer
 
     tokens, stamp = root / "tokens", root / "corpus.json"

@@ -213,7 +213,7 @@ def load() -> str:
 
 def extraction(repeat: int, engines: list[str]) -> None:
     """CPU seconds of html_extract's variants over the same pages, alternated, median of `repeat`."""
-    from curate.io.html import HtmlExtract
+    from curate.extract import HtmlExtract
     from curate.quality import evalset
 
     pages = [p.html.decode("utf-8", "replace") for p in evalset.real_pages()]

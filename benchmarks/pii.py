@@ -111,7 +111,7 @@ def real_text_phones():
     import orjson
     from warcio.archiveiterator import ArchiveIterator
 
-    from curate.io.html import resiliparse_extract
+    from curate.extract import resiliparse_extract
     from curate.pii.phones import PhoneRecognizer
 
     data = Path(__file__).parent.parent / "curate" / "data"

@@ -85,7 +85,7 @@ def extracted(pages, engine: str, steps: dict) -> dict:
     from datatrove.data import Document
 
     from curate.config import STEPS
-    from curate.io.html import HtmlExtract
+    from curate.extract import HtmlExtract
     from curate.stage import Drop
 
     extract = HtmlExtract(**{**steps["html_extract"], "engine": engine})

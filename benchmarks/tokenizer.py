@@ -54,7 +54,7 @@ def build_corpus(books: str, mb: float, out: Path, row_group: int) -> dict:
     import pyarrow.parquet as pq
     from warcio.archiveiterator import ArchiveIterator
 
-    from curate.io.html import resiliparse_extract
+    from curate.extract import resiliparse_extract
     from curate.io.writer import shard_schema
 
     def write(source: str, docs: list[dict], k: int) -> None:

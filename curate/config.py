@@ -67,7 +67,7 @@ READERS = Registry({
 })
 STEPS = Registry({
     "url_filter": "curate.quality.urls:URLFilter",
-    "html_extract": "curate.io.html:HtmlExtract",
+    "html_extract": "curate.extract:HtmlExtract",
     "length_filter": "curate.quality.length:LengthFilter",
     "gopher_repetition": "curate.quality.heuristics:GopherRepetition",
     "gopher_quality": "curate.quality.heuristics:GopherQuality",

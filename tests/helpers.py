@@ -82,7 +82,7 @@ def write_parquet(path: Path, docs: list[dict]) -> None:
 def build_corpus(root: Path) -> Path:
     """root/tokens: token shards of three real sources (books, web, wiki) with a 512-token BPE trained on
     them (root/tok). Built once per test session (a done-marker lets test modules share it)."""
-    from curate.io.html import trafilatura_extract
+    from curate.extract import trafilatura_extract
     from curate.tokenizer import tokenize_corpus, train_tokenizer
 
     tokens = root / "tokens"

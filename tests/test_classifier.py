@@ -14,7 +14,7 @@ import pytest
 from datatrove.data import Document
 
 from curate.io.books import BookReader
-from curate.io.html import trafilatura_extract
+from curate.extract import trafilatura_extract
 from curate.io.records import read_records
 from curate.io.writer import shard_schema
 from curate.quality.classifier import (

@@ -9,7 +9,7 @@ import orjson
 import pytest
 from datatrove.data import Document
 
-from curate.io.html import extract_with_blocks
+from curate.extract import extract_with_blocks
 from curate.quality import evalset
 from curate.quality.classifier import FastTextQualityFilter, train_classifier
 from curate.quality.graded import spearman, train_graded

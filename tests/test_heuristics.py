@@ -107,7 +107,7 @@ def test_50mb_document_in_bounded_time(data_dir):
 @pytest.fixture(scope="module")
 def doc_pages():
     """Extracted pages of the Python manual, code fenced: (url, text)."""
-    from curate.io.html import extract_with_blocks
+    from curate.extract import extract_with_blocks
     from helpers import real_pages
 
     return [(u, extract_with_blocks(h.decode("utf-8"), "resiliparse")) for u, h in real_pages(213)[60:100]]

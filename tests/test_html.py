@@ -5,7 +5,7 @@ import re
 import pytest
 from datatrove.data import Document
 
-from curate.io.html import HtmlExtract, extract_with_blocks, html_text, resiliparse_extract
+from curate.extract import HtmlExtract, extract_with_blocks, html_text, resiliparse_extract
 from curate.quality.code import find_blocks, split
 from helpers import real_pages
 

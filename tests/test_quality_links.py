@@ -6,7 +6,7 @@ import re
 import pytest
 from datatrove.data import Document
 
-from curate.io.html import HtmlExtract
+from curate.extract import HtmlExtract
 from curate.quality import evalset
 from curate.quality.links import main_content, main_fragments, main_share, navigation_drop
 

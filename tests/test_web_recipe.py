@@ -13,7 +13,7 @@ import orjson
 import pytest
 from datatrove.data import Document
 
-from curate.io.html import HtmlExtract
+from curate.extract import HtmlExtract
 from curate.pipeline import run_pipeline
 from curate.quality.urls import UT1_LISTS, URLFilter
 from curate.stage import Drop

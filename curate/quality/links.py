@@ -22,7 +22,7 @@ After extraction:
   footer instead (trafilatura does, on a soft 404 whose main element holds one line): a page's content is in
   its main content, so text from elsewhere is chrome.
 
-Regular expressions over the HTML string, not a DOM, for the reason `curate.io.html` gives (resiliparse's DOM
+Regular expressions over the HTML string, not a DOM, for the reason `curate.extract` gives (resiliparse's DOM
 costs ~0.1 ms per node handed to Python; lxml would parse every page a second time).
 """
 

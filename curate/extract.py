@@ -1,4 +1,5 @@
-"""HTML to text, as a stage of its own so that failed extractions are counted and kept.
+"""HTML to text, as a stage of its own so that failed extractions are counted and kept (`html_extract`; a stage,
+so it lives above io/, which only reads and writes).
 
 Two engines, both main-content extractors that drop navigation and boilerplate:
 - trafilatura (FineWeb's choice; the default), about 1 MB of HTML per second per core here;
