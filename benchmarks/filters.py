@@ -19,7 +19,7 @@ with the load average at the start and end of the run.
 timed side by side: plain text, with code blocks fenced (code_blocks), and with the checks on the main content
 (max_link_density, min_main_share) as well; CPU seconds, median of --repeat.
 
---labelled: the share of each label of the labelled quality set (curate.quality.evalset) that `web.yaml`
+--labelled: the share of each label of the labelled quality set (tests/kits/quality_pages.py) that `web.yaml`
 keeps or removes, run as `curate run` would, with each engine (web.yaml's extraction settings and rules), and
 with datatrove's rules on plain extracted text (code_blocks and the main-content checks off) for comparison.
 """
@@ -29,10 +29,12 @@ import copy
 import os
 import statistics
 import tempfile
+import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))  # the test kits (tests/kits)
 EXTRACT_ONLY = """
 readers:
   - warc: {path: "{data}/web", source: web}
@@ -131,7 +133,7 @@ def labelled(workers: int) -> None:
     import yaml
 
     from curate.pipeline import run_pipeline
-    from curate.quality import evalset
+    from kits import quality_pages as evalset
 
     tmp = Path(tempfile.mkdtemp(prefix="curate-labelled-"))
     pages = evalset.evaluation_pages()
@@ -214,7 +216,7 @@ def load() -> str:
 def extraction(repeat: int, engines: list[str]) -> None:
     """CPU seconds of html_extract's variants over the same pages, alternated, median of `repeat`."""
     from curate.extract import HtmlExtract
-    from curate.quality import evalset
+    from kits import quality_pages as evalset
 
     pages = [p.html.decode("utf-8", "replace") for p in evalset.real_pages()]
     mb = sum(map(len, pages)) / 1e6

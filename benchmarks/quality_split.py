@@ -2,7 +2,7 @@
 
     python benchmarks/quality_split.py [--engines resiliparse,trafilatura]
 
-web.yaml's relaxed thresholds were read off the labelled pages of both manuals (curate.quality.evalset), and the
+web.yaml's relaxed thresholds were read off the labelled pages of both manuals (tests/kits/quality_pages.py), and the
 bars are measured on the same pages. Here the same procedure runs on one half and is scored on the other:
 
 - the halves: the Python manual (docs.python.org: its content, navigation and boilerplate pages) and the
@@ -22,10 +22,12 @@ Then the margin of each of web.yaml's thresholds on all pages: the worst content
 import argparse
 import copy
 import math
+import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))  # the test kits (tests/kits)
 RULE_SETS = ("gopher_repetition", "gopher_quality", "c4_quality", "fineweb_quality")
 # (step, argument, n-gram size or None, signal, bound, datatrove's default, fully open value)
 CALIBRATED = [
@@ -41,7 +43,7 @@ CALIBRATED = [
 
 
 def halves(pages):
-    from curate.quality import evalset
+    from kits import quality_pages as evalset
 
     def half_of(url: str) -> str:
         return "python" if "docs.python.org" in url else "nodejs+xz"
@@ -147,7 +149,7 @@ REASONS = {"link_dense", "no_main_content", "outside_main_content", "extraction_
 
 
 def score(pages, texts: dict, chain) -> dict:
-    from curate.quality import evalset
+    from kits import quality_pages as evalset
 
     kept = {p.url for p in pages if texts[p.url] not in REASONS and run_chain(chain, texts[p.url]) is None}
     return evalset.score(pages, kept)
@@ -214,7 +216,7 @@ def margins(pages, texts: dict, steps: dict) -> None:
 
 
 def main() -> None:
-    from curate.quality import evalset
+    from kits import quality_pages as evalset
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--engines", default="resiliparse,trafilatura")

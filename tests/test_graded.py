@@ -10,7 +10,7 @@ import pytest
 from datatrove.data import Document
 
 from curate.extract import extract_with_blocks
-from curate.quality import evalset
+from kits import quality_pages as evalset
 from curate.quality.classifier import FastTextQualityFilter, train_classifier
 from curate.quality.graded import spearman, train_graded
 from curate.stage import Drop

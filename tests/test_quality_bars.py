@@ -1,4 +1,4 @@
-"""The web recipe on labelled real pages (curate.quality.evalset): what it keeps of two technical manuals,
+"""The web recipe on labelled real pages (tests/kits/quality_pages.py): what it keeps of two technical manuals,
 and what it still removes. Figures in benchmarks/RESULTS.md."""
 
 from collections import Counter
@@ -6,7 +6,7 @@ from collections import Counter
 import pytest
 
 from curate.io.records import read_records
-from curate.quality import evalset
+from kits import quality_pages as evalset
 from helpers import kept_documents
 
 REPO = __import__("pathlib").Path(__file__).resolve().parent.parent

@@ -7,7 +7,7 @@ import pytest
 from datatrove.data import Document
 
 from curate.extract import HtmlExtract
-from curate.quality import evalset
+from kits import quality_pages as evalset
 from curate.quality.links import main_content, main_fragments, main_share, navigation_drop
 
 
