@@ -89,6 +89,7 @@ class RecipeStats(PipelineStep):
 
     type = "curate"
     name = "recipe stats"
+    light = True
 
     def __init__(self, out: str, jobs: list[tuple[str, int, list]], about: dict):
         super().__init__()
@@ -170,8 +171,11 @@ def run_recipe(config: PipelineConfig, out: str, executor: str = "local", tasks:
     previous = None
     for i, job in enumerate(jobs, start=1):
         logging_dir = f"{out_dir}/logs/{job.name}"
-        ex = make_executor(executor, job.steps, job.tasks, workers, logging_dir, ray_address, slurm=slurm,
-                           depends=previous, job_name=f"{config.name}-{job.name}")
+        # A job of steps that only merge small index files runs in this process on the local executor: starting
+        # worker processes (each importing the pipeline's libraries again) costs more than its work.
+        light = executor == "local" and all(getattr(step, "light", False) for step in job.steps)
+        ex = make_executor(executor, job.steps, job.tasks, 1 if light else workers, logging_dir, ray_address,
+                           slurm=slurm, depends=previous, job_name=f"{config.name}-{job.name}")
         if executor == "slurm":  # submitted together at the end, each depending on the one before
             previous = ex
             continue

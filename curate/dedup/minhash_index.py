@@ -267,6 +267,7 @@ def check_unique_keys(keys: np.ndarray, work: Path, manifest: dict) -> None:
 class BucketStage(PipelineStep):
     type = "dedup"
     name = "minhash 2: buckets"
+    light = True  # merges sorted runs: see curate.pipeline.run_recipe
 
     def __init__(self, inputs: list[str], work: str, config: MinhashConfig):
         super().__init__()
@@ -432,6 +433,7 @@ def cluster(work: Path, manifest: dict, config: MinhashConfig, keep: str) -> dic
 class ClusterStage(PipelineStep):
     type = "dedup"
     name = "minhash 3: cluster"
+    light = True
 
     def __init__(self, inputs: list[str], work: str, config: MinhashConfig, keep: str):
         super().__init__()

@@ -203,6 +203,7 @@ class UnitOwnerStage(PipelineStep):
 
     type = "curate dedup"
     name = "unit index 2: owners"
+    light = True  # merges hash parts: see curate.pipeline.run_recipe
 
     def __init__(self, inputs: list[str], work: str, shards: int):
         super().__init__()

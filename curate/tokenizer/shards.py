@@ -179,6 +179,7 @@ class TokenMeta(PipelineStep):
     """The job after the shards: meta.json from the shards on disk (`collect_meta`)."""
 
     name = "token shards: meta.json"
+    light = True  # see curate.pipeline.run_recipe
     type = "curate tokenizer"
 
     def __init__(self, tokenizer_dir: str, inputs: list[str], out_dir: str, tasks: int):
