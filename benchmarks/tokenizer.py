@@ -17,8 +17,8 @@ process tree, polled from /proc), median of --repeat runs:
                 training document, one streaming pass over the parquet shards), sentencepiece with a
                 budget (two passes: count every document, then read the sampled ones); the trainer, then
                 tokenizer.json (+ transformers files, tiktoken file, token_bytes, card)
-    ours 2-pass rustbpe with a budget larger than the corpus (max_chars 10^13): the two passes a recipe
-                with a budget or source weights takes, on the same text as the one pass
+    ours 2-pass (--two-pass) rustbpe with a budget larger than the corpus (max_chars 10^13): the two
+                passes a recipe with a budget or source weights takes, on the same text as the one pass
     ours read   sentencepiece: curate's two passes and sentence splitting alone, no trainer: what reading
                 the corpus costs, apart from the trainer
     raw hf      Tokenizer(BPE()) with the same pre-tokenizer, train_from_iterator over the documents read
@@ -256,6 +256,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--engines", default="hf,rustbpe,sentencepiece")
     ap.add_argument("--sides", default="ours,raw", help="ours alone shows memory against corpus size, for less time")
+    ap.add_argument("--two-pass", action="store_true", help="also rustbpe through curate with a budget (two passes)")
     ap.add_argument("--sp-mb", type=float, default=20, help="sentencepiece's sample, MB (it holds it in memory)")
     ap.add_argument("--sp-model", default="bpe", choices=["bpe", "unigram"])
     ap.add_argument("--holdout", type=float, default=0.01)
@@ -287,8 +288,8 @@ def main() -> None:
     if "rustbpe" in engines:
         jobs += [("rustbpe", "ours", {"kind": "ours", "recipe": {**base, "library": "rustbpe"}}),
                  ("rustbpe", "raw", {"kind": "raw_rustbpe", "pattern": SPLIT_PATTERNS["gpt4"]}),
-                 ("rustbpe", "ours 2-pass", {"kind": "ours", "recipe": {**base, "library": "rustbpe",
-                                                                         "max_chars": 10**13}})]
+                 *[("rustbpe", "ours 2-pass", {"kind": "ours", "recipe": {**base, "library": "rustbpe",
+                                                                           "max_chars": 10**13}})] * args.two_pass]
     if "sentencepiece" in engines:
         sp_chars = int(args.sp_mb * 1e6)
         text_file, written = work / "sp-sample.txt", 0
