@@ -13,8 +13,14 @@ compression (UTF-8 bytes per token) is measured on the held-out documents of eac
 
 Per engine, each run a fresh child process (`measure.run_child`: CPU seconds and peak RSS of its whole
 process tree, polled from /proc), median of --repeat runs:
-    ours        train_tokenizer(recipe, [corpus], out): two streaming passes over the parquet shards, the
-                trainer, then tokenizer.json (+ transformers files, tiktoken file, token_bytes, card)
+    ours        train_tokenizer(recipe, [corpus], out): hf and rustbpe with `max_chars: null` (every
+                training document, one streaming pass over the parquet shards), sentencepiece with a
+                budget (two passes: count every document, then read the sampled ones); the trainer, then
+                tokenizer.json (+ transformers files, tiktoken file, token_bytes, card)
+    ours 2-pass (--two-pass) rustbpe with a budget larger than the corpus (max_chars 10^13): the two
+                passes a recipe with a budget or source weights takes, on the same text as the one pass
+    ours read   sentencepiece: curate's two passes and sentence splitting alone, no trainer: what reading
+                the corpus costs, apart from the trainer
     raw hf      Tokenizer(BPE()) with the same pre-tokenizer, train_from_iterator over the documents read
                 from the same shards (whole documents, batches of 256)
     raw rustbpe rustbpe.Tokenizer().train_from_iterator over the documents cut to 10,000 characters (as
@@ -119,6 +125,16 @@ def child(job: dict) -> None:
 
         card = train_tokenizer(job["recipe"], [job["corpus"]], str(out))
         chars = card["sampled_chars"]
+    elif kind == "ours_read":
+        from curate.tokenizer.corpus import plan, sampled_texts
+        from curate.tokenizer.recipe import load_recipe
+        from curate.tokenizer.train import sp_sentences
+
+        recipe = load_recipe(job["recipe"])
+        plans = plan([job["corpus"]], recipe)
+        texts = (text for _, text in sampled_texts([job["corpus"]], recipe, plans))
+        chars = sum(p.sampled_chars for p in plans.values())
+        assert sum(map(len, sp_sentences(texts))) > 0
     elif kind == "raw_hf":
         from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
@@ -171,17 +187,21 @@ def child(job: dict) -> None:
     Path(job["result"]).write_text(json.dumps({"chars": chars}))
 
 
-def run(job: dict, repeat: int, log_dir: Path) -> dict:
-    runs = []
-    for i in range(repeat):
-        job = {**job, "result": str(log_dir / f"{job['name']}-{i}.json")}
-        usage = run_child([sys.executable, __file__, "--child", json.dumps(job)], log_dir / f"{job['name']}-{i}.log")
-        usage["chars"] = json.loads(Path(job["result"]).read_text())["chars"]
-        runs.append(usage)
-        print(f"  {job['name']} run {i + 1}: {usage}", flush=True)
+def run_once(job: dict, i: int, log_dir: Path) -> dict:
+    job = {**job, "result": str(log_dir / f"{job['name']}-{i}.json")}
+    load = os.getloadavg()[0]
+    usage = run_child([sys.executable, __file__, "--child", json.dumps(job)], log_dir / f"{job['name']}-{i}.log")
+    usage["load"] = [round(load, 1), round(os.getloadavg()[0], 1)]
+    usage["chars"] = json.loads(Path(job["result"]).read_text())["chars"]
+    print(f"  {job['name']} run {i + 1}: {usage}", flush=True)
+    return usage
+
+
+def summary(runs: list[dict]) -> dict:
     med = lambda key: statistics.median(r[key] for r in runs)  # noqa: E731
     return {"cpu_s": med("cpu_s"), "wall_s": med("wall_s"), "peak_rss_mb": med("peak_rss_mb"),
-            "tree_rss_mb": med("tree_rss_mb"), "chars": runs[0]["chars"], "runs_cpu_s": [r["cpu_s"] for r in runs]}
+            "tree_rss_mb": med("tree_rss_mb"), "chars": runs[0]["chars"], "runs_cpu_s": [r["cpu_s"] for r in runs],
+            "load": [runs[0]["load"][0], runs[-1]["load"][1]]}
 
 
 def heldout_texts(corpus: str, holdout: float, eval_mb: float) -> dict[str, list[str]]:
@@ -236,6 +256,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--engines", default="hf,rustbpe,sentencepiece")
     ap.add_argument("--sides", default="ours,raw", help="ours alone shows memory against corpus size, for less time")
+    ap.add_argument("--two-pass", action="store_true", help="also rustbpe through curate with a budget (two passes)")
     ap.add_argument("--sp-mb", type=float, default=20, help="sentencepiece's sample, MB (it holds it in memory)")
     ap.add_argument("--sp-model", default="bpe", choices=["bpe", "unigram"])
     ap.add_argument("--holdout", type=float, default=0.01)
@@ -258,15 +279,17 @@ def main() -> None:
     from curate.tokenizer.recipe import SPLIT_PATTERNS
 
     base = {"vocab_size": args.vocab, "special_tokens": ["<|endoftext|>"], "holdout_fraction": args.holdout,
-            "max_chars": 10**13, "max_chars_per_document": 10**9}
-    jobs = []
+            "max_chars": None, "max_chars_per_document": 10**9}
+    jobs = []  # (engine, side, job): the sides of one engine run one after the other
     engines = args.engines.split(",")
     if "hf" in engines:
-        jobs.append(("hf", {"kind": "ours", "recipe": {**base, "library": "hf", "split_pattern": "gpt4"}},
-                     {"kind": "raw_hf", "pattern": SPLIT_PATTERNS["gpt4"]}))
+        jobs += [("hf", "ours", {"kind": "ours", "recipe": {**base, "library": "hf", "split_pattern": "gpt4"}}),
+                 ("hf", "raw", {"kind": "raw_hf", "pattern": SPLIT_PATTERNS["gpt4"]})]
     if "rustbpe" in engines:
-        jobs.append(("rustbpe", {"kind": "ours", "recipe": {**base, "library": "rustbpe"}},
-                     {"kind": "raw_rustbpe", "pattern": SPLIT_PATTERNS["gpt4"]}))
+        jobs += [("rustbpe", "ours", {"kind": "ours", "recipe": {**base, "library": "rustbpe"}}),
+                 ("rustbpe", "raw", {"kind": "raw_rustbpe", "pattern": SPLIT_PATTERNS["gpt4"]}),
+                 *[("rustbpe", "ours 2-pass", {"kind": "ours", "recipe": {**base, "library": "rustbpe",
+                                                                           "max_chars": 10**13}})] * args.two_pass]
     if "sentencepiece" in engines:
         sp_chars = int(args.sp_mb * 1e6)
         text_file, written = work / "sp-sample.txt", 0
@@ -279,35 +302,49 @@ def main() -> None:
                     break
         recipe = {**base, "library": "sentencepiece", "model": args.sp_model, "byte_fallback": True,
                   "max_chars": sp_chars}
-        jobs.append(("sentencepiece", {"kind": "ours", "recipe": recipe},
-                     {"kind": "raw_sp", "model": args.sp_model, "text_file": str(text_file), "chars": written}))
+        jobs += [("sentencepiece", "ours", {"kind": "ours", "recipe": recipe}),
+                 ("sentencepiece", "raw", {"kind": "raw_sp", "model": args.sp_model, "text_file": str(text_file),
+                                           "chars": written}),
+                 ("sentencepiece", "ours read", {"kind": "ours_read", "recipe": recipe})]
+    # The sides of an engine take turns (ours, raw, ours, raw, ...), so that a change in the machine's load
+    # falls on both; the ratios of the runs taken together are the figures to read.
+    runs: dict[tuple[str, str], list[dict]] = {}
+    named = {}
+    for engine, side, job in jobs:
+        if side.split()[0] in args.sides.split(","):
+            name = f"{engine}-{side.replace(' ', '-')}"
+            named[engine, side] = {**job, "name": name, "corpus": str(corpus), "holdout": args.holdout,
+                                   "vocab": args.vocab, "out": str(work / name)}
+    for engine in dict.fromkeys(e for e, _ in named):
+        for i in range(args.repeat):
+            for (e, side), job in named.items():
+                if e == engine:
+                    runs.setdefault((e, side), []).append(run_once(job, i, work))
     results = {}
-    for engine, ours, raw in jobs:
-        for side, job in (("ours", ours), ("raw", raw)):
-            if side not in args.sides.split(","):
-                continue
-            name = f"{engine}-{side}"
-            job = {**job, "name": name, "corpus": str(corpus), "holdout": args.holdout, "vocab": args.vocab,
-                   "out": str(work / name)}
-            results[name] = run(job, args.repeat, work)
-            results[name]["bytes_per_token"] = compression(job["kind"], work / name, held)
+    for key, job in named.items():
+        results[key] = summary(runs[key])
+        if job["kind"] != "ours_read":
+            results[key]["bytes_per_token"] = compression(job["kind"], Path(job["out"]), held)
     print(f"\nload after: {os.getloadavg()}")
     print(f"| engine | side | train chars | chars/CPU-s | CPU s (runs) | peak RSS MB (largest / tree) | "
-          f"train text / tree RSS | bytes/token held out ({', '.join(held)}) |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |")
-    for name, r in results.items():
-        engine, side = name.rsplit("-", 1)
+          f"train text / tree RSS | load (first / last run) | bytes/token held out ({', '.join(held)}) |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |")
+    for (engine, side), r in results.items():
+        bpt = ", ".join(f"{v:.3f}" for v in r.get("bytes_per_token", {}).values()) or "-"
         print(f"| {engine} | {side} | {r['chars'] / 1e6:.0f} M | {r['chars'] / r['cpu_s'] / 1e6:.2f} M | "
-              f"{r['cpu_s']:.0f} ({', '.join(f'{c:.0f}' for c in r['runs_cpu_s'])}) | {r['peak_rss_mb']:.0f} / "
+              f"{r['cpu_s']:.1f} ({', '.join(f'{c:.1f}' for c in r['runs_cpu_s'])}) | {r['peak_rss_mb']:.0f} / "
               f"{r['tree_rss_mb']:.0f} | {r['chars'] / 2**20 / r['tree_rss_mb']:.1f}x | "
-              f"{', '.join(f'{v:.3f}' for v in r['bytes_per_token'].values())} |")
-    for engine, _, _ in jobs:
-        if f"{engine}-raw" not in results or f"{engine}-ours" not in results:
+              f"{r['load'][0]} -> {r['load'][1]} | {bpt} |")
+    for (engine, side), o in results.items():
+        w = results.get((engine, "raw"))
+        if side == "raw" or w is None:
             continue
-        o, w = results[f"{engine}-ours"], results[f"{engine}-raw"]
-        print(f"{engine}: ours / raw: chars per CPU-s {o['chars'] / o['cpu_s'] / (w['chars'] / w['cpu_s']):.2f}, "
-              f"peak RSS {o['tree_rss_mb'] / w['tree_rss_mb']:.2f}")
-    (work / "results.json").write_text(json.dumps({"sizes": sizes, "results": results}, indent=1))
+        rate = lambda r: r["chars"] / r["cpu_s"]  # noqa: E731
+        per_run = [round(o["chars"] / a / (w["chars"] / b), 3) for a, b in zip(o["runs_cpu_s"], w["runs_cpu_s"])]
+        print(f"{engine}: {side} / raw: chars per CPU-s {rate(o) / rate(w):.3f} (run by run: {per_run}), "
+              f"CPU-s {o['cpu_s'] / w['cpu_s']:.3f}, peak RSS (tree) {o['tree_rss_mb'] / w['tree_rss_mb']:.2f}")
+    (work / "results.json").write_text(json.dumps(
+        {"sizes": sizes, "results": {f"{e} {s}": r for (e, s), r in results.items()}}, indent=1))
     print(f"results: {work / 'results.json'}")
 
 

@@ -65,23 +65,63 @@ def source_of(root: Path, file: Path, doc: dict) -> str:
 READ_BATCH_ROWS = 16
 
 
-def documents(inputs: list[str]) -> Iterator[tuple[str, str, str]]:
-    """(source, id, text) of every document with text, streamed in file order."""
+def _parquet_groups(root: Path, file: Path) -> Iterator[tuple[list[tuple[str, str]], Callable[[], Iterator]]]:
+    """Per row group of a parquet file: the (source, id) of each of its rows, and a function that streams
+    its text column (Arrow arrays of READ_BATCH_ROWS rows). The ids and sources are small columns, read
+    first; the text, nearly all of a shard's bytes and of its decoding time, is read only when asked for, so
+    a pass that wants a few documents skips the row groups that hold none of them. Ids follow
+    `read_documents`: the id column, else `<file name>#<row number>`."""
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(file)
+    names = pf.schema_arrow.names
+    if "text" not in names:
+        raise ValueError(f"{file}: no column 'text' (columns: {names})")
+    row = 0
+    for g in range(pf.num_row_groups):
+        rows = pf.metadata.row_group(g).num_rows
+        small = pf.read_row_group(g, columns=[c for c in ("id", "source") if c in names])
+        ids = small.column("id").to_pylist() if "id" in names else [None] * rows
+        sources = small.column("source").to_pylist() if "source" in names else [None] * rows
+        keys = []
+        for doc_id, source in zip(ids, sources):
+            row += 1
+            keys.append((source_of(root, file, {"source": source, "id": doc_id}), str(doc_id or f"{file.name}#{row}")))
+        yield keys, lambda g=g: (b.column(0) for b in pf.iter_batches(READ_BATCH_ROWS, row_groups=[g], columns=["text"]))
+
+
+def documents(inputs: list[str], wanted: Callable[[str, str], bool] | None = None) -> Iterator[tuple[str, str, str]]:
+    """(source, id, text) of every document with text (or of those `wanted(source, id)` accepts), streamed
+    in file order. Parquet text is decoded only in the row groups that hold a wanted document."""
     for root, file in corpus_files(inputs):
-        for doc in read_documents(file, batch_size=READ_BATCH_ROWS):
-            if doc is None or not doc["text"]:
+        if not file.name.endswith(".parquet"):
+            for doc in read_documents(file):
+                if doc is not None and doc["text"]:
+                    source = source_of(root, file, doc)
+                    if wanted is None or wanted(source, doc["id"]):
+                        yield source, doc["id"], doc["text"]
+            continue
+        for keys, texts in _parquet_groups(root, file):
+            take = [wanted is None or wanted(*key) for key in keys]
+            if not any(take):
                 continue
-            yield source_of(root, file, doc), doc["id"], doc["text"]
+            i = 0
+            for array in texts():
+                chosen = [j for j in range(len(array)) if take[i + j]]
+                if chosen:
+                    values = array.to_pylist() if len(chosen) == len(array) else array.take(chosen).to_pylist()
+                    for j, text in zip(chosen, values):
+                        if text:
+                            yield (*keys[i + j], text)
+                i += len(array)
 
 
 def document_lengths(inputs: list[str]) -> Iterator[tuple[str, str, int, Callable[[], str]]]:
     """(source, id, characters, a function that returns the text) of the documents `documents` gives, in the
     same order with the same ids. Pass 1 needs lengths, not texts: for parquet they are counted by Arrow
     (`utf8_length`), and a text becomes a Python string only when asked for. Decoding every text into a
-    Python string was most of pass 1's time (0.6 s per 57 MB of books), as much as all of pass 2's reading.
-    The ids follow `read_documents`: the id column, else `<file name>#<row number>`."""
+    Python string was most of pass 1's time (0.6 s per 57 MB of books), as much as all of pass 2's reading."""
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
     for root, file in corpus_files(inputs):
         if not file.name.endswith(".parquet"):
@@ -89,23 +129,13 @@ def document_lengths(inputs: list[str]) -> Iterator[tuple[str, str, int, Callabl
                 if doc is not None and doc["text"]:
                     yield source_of(root, file, doc), doc["id"], len(doc["text"]), lambda t=doc["text"]: t
             continue
-        pf = pq.ParquetFile(file)
-        names = pf.schema_arrow.names
-        if "text" not in names:
-            raise ValueError(f"{file}: no column 'text' (columns: {names})")
-        columns = [c for c in ("id", "text", "source") if c in names]
-        row = 0
-        for batch in pf.iter_batches(batch_size=READ_BATCH_ROWS, columns=columns):
-            texts = batch.column("text")
-            lengths = pc.utf8_length(texts).to_pylist()
-            ids = batch.column("id").to_pylist() if "id" in names else [None] * batch.num_rows
-            sources = batch.column("source").to_pylist() if "source" in names else [None] * batch.num_rows
-            for i, n in enumerate(lengths):
-                row += 1
-                if not n:
-                    continue
-                doc_id = str(ids[i] or f"{file.name}#{row}")
-                yield source_of(root, file, {"source": sources[i]}), doc_id, n, lambda i=i, t=texts: t[i].as_py()
+        for keys, texts in _parquet_groups(root, file):
+            i = 0
+            for array in texts():
+                for j, n in enumerate(pc.utf8_length(array).to_pylist()):
+                    if n:
+                        yield (*keys[i + j], n, lambda j=j, a=array: a[j].as_py())
+                i += len(array)
 
 
 @dataclass
@@ -164,6 +194,14 @@ def plan(inputs: list[str], recipe) -> dict[str, SourcePlan]:
         p._lengths.append(n)
         if p.train_chars - n < ALPHABET_SAMPLE_CHARS:
             p.alphabet.update(text()[:cap])
+    _check_found(inputs, recipe, plans, found)
+    _set_budgets(plans, recipe)
+    for p in plans.values():
+        _set_threshold(p)
+    return dict(sorted(plans.items()))
+
+
+def _check_found(inputs: list[str], recipe, plans: dict[str, SourcePlan], found: set[str]) -> None:
     if not found:
         raise ValueError(f"{list(map(str, inputs))}: no documents with text")
     if recipe.sources is not None:
@@ -179,10 +217,6 @@ def plan(inputs: list[str], recipe) -> dict[str, SourcePlan]:
             f"no training documents for source(s) {empty or sorted(found)}: every document is held out or empty "
             f"(holdout_fraction={recipe.holdout_fraction})"
         )
-    _set_budgets(plans, recipe)
-    for p in plans.values():
-        _set_threshold(p)
-    return dict(sorted(plans.items()))
 
 
 def _set_budgets(plans: dict[str, SourcePlan], recipe) -> None:
@@ -226,17 +260,41 @@ def _set_threshold(p: SourcePlan) -> None:
 
 
 def sampled_texts(inputs: list[str], recipe, plans: dict[str, SourcePlan]) -> Iterator[tuple[str, str]]:
-    """Pass 2: (source, text) of every sampled document, capped and cut as the plan says, in file order."""
+    """Pass 2: (source, text) of every sampled document, capped and cut as the plan says, in file order.
+    Which documents is decided from the id alone, so only their text is decoded (a 20 MB sample of a 1 GB
+    corpus decodes the row groups that hold a sampled document, not the whole corpus)."""
     cap = recipe.max_chars_per_document
-    for source, doc_id, text in documents(inputs):
+
+    def chars(source: str, doc_id: str) -> int:
         p = plans.get(source)
         if p is None or is_heldout(doc_id, recipe.holdout_fraction):
-            continue
+            return 0
         h = unit_hash(f"{recipe.seed}:{doc_id}")
-        if h <= p.threshold:
-            yield source, text[:cap]
-        elif h == p.cut_hash:
-            yield source, text[: p.cut_chars]
+        return cap if h <= p.threshold else p.cut_chars if h == p.cut_hash else 0
+
+    for source, doc_id, text in documents(inputs, lambda source, doc_id: chars(source, doc_id) > 0):
+        yield source, text[: chars(source, doc_id)]
+
+
+def every_document(inputs: list[str], recipe, plans: dict[str, SourcePlan]) -> Iterator[tuple[str, str]]:
+    """The one pass of `max_chars: null`: (source, text) of every training document, capped at
+    max_chars_per_document, in file order: the texts pass 2 gives when the budget holds every document,
+    without pass 1. `plans` is filled on the way (documents and characters per source, held-out ids); the
+    checks pass 1 makes before training come at the end of the pass."""
+    cap = recipe.max_chars_per_document
+    for source, doc_id, text in documents(inputs):
+        p = plans.setdefault(source, SourcePlan())
+        if is_heldout(doc_id, recipe.holdout_fraction):
+            p.heldout_docs += 1
+            p.heldout_ids.append(doc_id)
+            continue
+        text = text[:cap]
+        p.train_docs += 1
+        p.train_chars += len(text)
+        p.sampled_docs += 1
+        p.sampled_chars += len(text)
+        yield source, text
+    _check_found(inputs, recipe, plans, set(plans))
 
 
 def pieces(text: str, size: int) -> Iterator[str]:

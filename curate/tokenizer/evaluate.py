@@ -72,9 +72,7 @@ def evaluate_tokenizers(tokenizer_dirs: list[str], inputs: list[str] | None = No
                     t.byte[i] += int(np.isin(ids, tok.byte_ids).sum())
         batch.clear()
 
-    for source, doc_id, text in documents(inputs):
-        if doc_id not in wanted.get(source, ()):
-            continue
+    for source, doc_id, text in documents(inputs, lambda source, doc_id: doc_id in wanted.get(source, ())):
         t = tallies[source]
         t.documents += 1
         t.bytes += len(text.encode("utf-8", "surrogatepass"))

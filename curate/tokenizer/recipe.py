@@ -8,7 +8,7 @@ special_tokens: ["<|endoftext|>"]   # the first one separates documents in token
 normalization: none         # none | nfc | nfkc | bert  (sentencepiece: none | nfkc | nmt_nfkc)
 pre_tokenization: byte_level   # byte_level | whitespace_punct | whitespace | metaspace | none  (hf only)
 sources: {web: 0.5, books: 0.25, wiki: 0.25}   # characters sampled per source follow these weights
-max_chars: 1_000_000_000    # total characters of training text
+max_chars: 1_000_000_000    # total characters of training text (null: every document, byte-level BPE only)
 seed: 0
 holdout_fraction: 0.01      # documents held out of training (per source, by a hash of the id) for the report
 ```
@@ -84,7 +84,8 @@ class Recipe:
     pad_token: str | None = None
     # source name -> weight; None: every source found, in its natural proportions.
     sources: dict[str, float] | None = None
-    max_chars: int = 1_000_000_000
+    # null: every training document, read in one pass (no sample; byte-level BPE only, see `check`).
+    max_chars: int | None = 1_000_000_000
     max_chars_per_source: int | None = None
     # A document contributes at most this many characters to training (a 50 MB one-line page would
     # otherwise dominate its source's sample and the trainer's memory).
@@ -219,8 +220,22 @@ def check(recipe: Recipe, where: str = "recipe") -> Recipe:
         for name, weight in r.sources.items():
             if not isinstance(weight, (int, float)) or isinstance(weight, bool) or weight <= 0:
                 _fail(where, f"sources.{name}", f"weight must be a positive number, got {weight!r}")
+    if r.max_chars is None:
+        # No budget, no sample: the trainer gets every document in one pass (no pass 1 to count them). Only
+        # where nothing must be known before training: weights and per-source caps need every source's
+        # size; sentencepiece holds its whole sample in memory; other models' alphabets set the smallest
+        # vocabulary, checked before training.
+        if not r.byte_level:
+            _fail(where, "max_chars", "null (every document, one pass) is for byte-level BPE (library rustbpe, or "
+                                      "hf with pre_tokenization byte_level); give a number of characters")
+        for key in ("sources", "max_chars_per_source"):
+            if getattr(r, key) is not None:
+                _fail(where, "max_chars", f"null (every document) cannot go with {key}, which needs a budget; "
+                                          "give a number of characters")
     for key in ("max_chars", "max_chars_per_document"):
         value = getattr(r, key)
+        if key == "max_chars" and value is None:
+            continue
         if not isinstance(value, int) or value < 1:
             _fail(where, key, f"expected a positive whole number of characters, got {value!r}")
     if r.max_chars_per_source is not None and (not isinstance(r.max_chars_per_source, int) or r.max_chars_per_source < 1):

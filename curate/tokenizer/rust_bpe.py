@@ -21,8 +21,12 @@ from curate.tokenizer.byte_level import tokenizer_from_merges
 from curate.tokenizer.corpus import pieces
 from curate.tokenizer.recipe import SPLIT_PATTERNS, Recipe
 
-# Texts handed over per batch, and their size: a batch is 256 x 64,000 characters at most in memory.
-BUFFER_TEXTS = 256
+# Texts handed over per batch, and their size: a batch is 1,024 x 64,000 characters at most in memory (64 MB;
+# rustbpe's default batch, 8,192 texts of nanochat's 10,000 characters, is 80 MB). Each batch ends in a
+# single-threaded step (the batch's word counts merged into the table, the next batch read under the GIL)
+# while the other cores wait: batches of 256 texts (16 MB) cost ~5% more CPU time than 1,024 at 200 MB and
+# 1 GB of books on 2 cores, which was most of what separated curate from raw rustbpe (benchmarks/RESULTS.md).
+BUFFER_TEXTS = 1024
 PIECE_CHARS = 64_000
 
 

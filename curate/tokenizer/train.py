@@ -29,7 +29,7 @@ import numpy as np
 
 from curate.tokenizer import byte_level
 from curate.tokenizer.byte_level import bytes_to_unicode
-from curate.tokenizer.corpus import HELDOUT_RULE, pieces, plan, sampled_texts
+from curate.tokenizer.corpus import HELDOUT_RULE, every_document, pieces, plan, sampled_texts
 from curate.tokenizer.export import write_tiktoken
 from curate.tokenizer.hf_files import save_tokenizer_json, sentencepiece_to_hf, write_transformers_config
 from curate.tokenizer.recipe import SENTENCEPIECE_BUILTINS, Recipe, load_recipe
@@ -280,7 +280,8 @@ def library_versions() -> dict:
 
 
 def _sampled(inputs, recipe, plans, counted: dict) -> Iterator[str]:
-    for source, text in sampled_texts(inputs, recipe, plans):
+    stream = every_document if recipe.max_chars is None else sampled_texts
+    for source, text in stream(inputs, recipe, plans):
         counted[source] = counted.get(source, 0) + len(text)
         yield text
 
@@ -310,7 +311,7 @@ def train_tokenizer(recipe: "str | dict | Recipe", inputs: list[str], out_dir: s
     start = time.perf_counter()
     recipe = load_recipe(recipe)
     inputs = [str(p) for p in ([inputs] if isinstance(inputs, (str, os.PathLike)) else inputs)]
-    plans = plan(inputs, recipe)
+    plans = {} if recipe.max_chars is None else plan(inputs, recipe)  # {}: filled by the one pass
     alphabet = Counter()
     for p in plans.values():
         alphabet.update(p.alphabet)
@@ -333,6 +334,7 @@ def train_tokenizer(recipe: "str | dict | Recipe", inputs: list[str], out_dir: s
     roles = write_transformers_config(out, recipe)
     for s, p in plans.items():  # what reached the trainer, counted on the way, must be what was planned
         assert counted.get(s, 0) == p.sampled_chars, f"{s}: planned {p.sampled_chars} chars, fed {counted.get(s, 0)}"
+    plans = dict(sorted(plans.items()))
     write_json(out / "heldout.json", {s: sorted(p.heldout_ids) for s, p in plans.items()})
     total = sum(p.sampled_chars for p in plans.values())
     card = {

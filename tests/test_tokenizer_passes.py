@@ -1,0 +1,92 @@
+"""How training text is read: pass 2 decodes only the row groups that hold a sampled document, and
+`max_chars: null` trains on every document in one pass, giving what two passes give when the budget holds
+everything."""
+
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from curate.io.texts import read_documents
+from curate.tokenizer import load_recipe, train_tokenizer
+from curate.tokenizer.corpus import corpus_files, documents, plan, sampled_texts, source_of
+from test_tokenizer import BPE, RUST, shard_docs, write_sample_shards, write_shard
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return write_sample_shards(tmp_path_factory.mktemp("tok-passes"))
+
+
+def test_documents_are_the_readers_documents(data, tmp_path):
+    """The row-group reader gives what curate's generic reader gives: the same ids (missing ones become
+    <file>#<row>), texts and sources, empty and null texts skipped; with `wanted`, exactly those."""
+    rows = {"text": ["naïve 東京 🎉", None, "", "plain", "x" * 50], "id": ["a", None, "c", None, "e"]}
+    (tmp_path / "web").mkdir()
+    pq.write_table(pa.table(rows), tmp_path / "web" / "0.parquet", row_group_size=2)
+    for inputs in ([str(tmp_path)], [str(data)]):
+        expected = [(source_of(root, f, d), d["id"], d["text"]) for root, f in corpus_files(inputs)
+                    for d in read_documents(f) if d is not None and d["text"]]
+        assert list(documents(inputs)) == expected
+        odd = lambda source, doc_id: len(doc_id) % 2 == 1  # noqa: E731
+        assert list(documents(inputs, odd)) == [e for e in expected if odd(e[0], e[1])]
+        # one wanted document: the other batches of its row group give none
+        assert list(documents(inputs, lambda source, doc_id: doc_id == expected[0][1])) == expected[:1]
+    assert [i for _, i, _ in documents([str(tmp_path)])] == ["a", "0.parquet#4", "e"]
+
+
+def test_pass_two_decodes_only_the_row_groups_it_samples(data, tmp_path, monkeypatch):
+    """A budget of a few documents: pass 2 reads the text of the row groups that hold them and no other,
+    and gives the documents the plan counted."""
+    docs = sorted(shard_docs(data), key=lambda d: d["id"])
+    write_shard(tmp_path / "data" / "wiki" / "0.parquet", docs)  # one row group ...
+    table = pq.read_table(tmp_path / "data" / "wiki" / "0.parquet")
+    pq.write_table(table, tmp_path / "data" / "wiki" / "0.parquet", row_group_size=4)  # ... now of 4 rows
+    groups = pq.ParquetFile(tmp_path / "data" / "wiki" / "0.parquet").num_row_groups
+    read: list[int] = []
+    real = pq.ParquetFile.iter_batches
+
+    def spy(self, *args, row_groups=None, columns=None, **kwargs):
+        if columns == ["text"]:
+            read.extend(row_groups)
+        return real(self, *args, row_groups=row_groups, columns=columns, **kwargs)
+
+    monkeypatch.setattr(pq.ParquetFile, "iter_batches", spy)
+    recipe = load_recipe({**BPE, "max_chars": 30_000})
+    inputs = [str(tmp_path / "data")]
+    plans = plan(inputs, recipe)
+    assert read == list(range(groups))  # pass 1 reads every text to count it
+    read.clear()
+    texts = list(sampled_texts(inputs, recipe, plans))
+    assert sum(len(t) for _, t in texts) == 30_000 == sum(p.sampled_chars for p in plans.values())
+    assert len(texts) == sum(p.sampled_docs for p in plans.values()) and 0 < len(set(read)) < groups // 2
+    assert read == sorted(set(read))  # each row group read at most once, in file order
+
+
+@pytest.mark.parametrize("recipe", [RUST, BPE], ids=["rustbpe", "hf-bpe"])
+def test_one_pass_trains_what_two_passes_train(recipe, data, tmp_path):
+    """`max_chars: null`: every training document in one pass, without pass 1: the same tokenizer, held-out
+    documents and counts as two passes with a budget that holds everything."""
+    one = train_tokenizer({**recipe, "max_chars": None}, [str(data)], str(tmp_path / "one"))
+    two = train_tokenizer({**recipe, "max_chars": 10**12}, [str(data)], str(tmp_path / "two"))
+    for name in ("tokenizer.json", "heldout.json", "tokenizer.tiktoken", "token_bytes.npy"):
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
+    for card in (one, two):
+        card.pop("time_s"), card["recipe"].pop("max_chars")
+    assert one == two and one["sampled_chars"] == sum(s["train_chars"] for s in one["sources"].values()) > 0
+    assert json.loads((tmp_path / "one" / "card.json").read_text())["recipe"]["max_chars"] is None
+
+
+def test_one_pass_refuses_what_needs_a_budget(data, tmp_path):
+    with pytest.raises(ValueError, match=r"max_chars: null .* is for byte-level BPE"):
+        load_recipe({"library": "sentencepiece", "model": "bpe", "max_chars": None})
+    with pytest.raises(ValueError, match=r"max_chars: null .* cannot go with sources"):
+        load_recipe({**RUST, "max_chars": None, "sources": {"wiki": 1.0}})
+    write_shard(tmp_path / "empty" / "web" / "0.parquet", [{"id": "a", "text": "", "source": "web"}])
+    with pytest.raises(ValueError, match="no documents with text"):
+        train_tokenizer({**RUST, "max_chars": None}, [str(tmp_path / "empty")], str(tmp_path / "out"))
+    write_shard(tmp_path / "held" / "web" / "0.parquet", [{"id": "a", "text": "some text", "source": "web"}])
+    with pytest.raises(ValueError, match=r"no training documents for source\(s\) \['web'\]"):
+        train_tokenizer({**BPE, "max_chars": None, "holdout_fraction": 0.49}, [str(tmp_path / "held")],
+                        str(tmp_path / "out2"))
