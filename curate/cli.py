@@ -26,12 +26,16 @@ EXAMPLES = """examples:
 """
 
 
+class UsageError(ValueError):
+    """A mistake in the command line: `main` prints it as one line and exits with 2, like every user error."""
+
+
 def _pairs(values: list[str], flag: str) -> dict[str, str]:
     pairs = {}
     for v in values:
         key, sep, value = v.partition("=")
         if not sep or not key or not value:
-            raise SystemExit(f"curate: {flag} expects NAME=VALUE, got {v!r}")
+            raise UsageError(f"{flag} expects NAME=VALUE, got {v!r}")
         pairs[key] = value
     return pairs
 
@@ -46,7 +50,7 @@ def _slurm_options(values: list[str], sbatch: list[str]) -> dict | None:
         try:
             options[key] = kind(value) if kind in (int, str) else value
         except ValueError:
-            raise SystemExit(f"curate: --slurm {key}={value}: expected {kind.__name__}") from None
+            raise UsageError(f"--slurm {key}={value}: expected {kind.__name__}") from None
     if sbatch:
         options["sbatch_args"] = _pairs(sbatch, "--sbatch")
     return check_slurm_options(options, "--slurm") if options else None
@@ -113,7 +117,7 @@ def cmd_demo(args) -> None:
     """The flow on the bundled sample: two recipes (pipelines/demo.yaml, pipelines/demo-final.yaml), and between
     them what needs the cleaned corpus as a whole: a quality classifier and a tokenizer trained on it."""
     if not DEMO_CONFIG.is_file():
-        raise SystemExit(f"curate demo: {DEMO_CONFIG} not found; run it from a source checkout (git clone, make demo)")
+        raise UsageError(f"{DEMO_CONFIG} not found; run it from a source checkout (git clone, make demo)")
     from curate.ablate import ablate
     from curate.pipeline import run_pipeline
     from curate.quality.calibrate import inspect_corpus
@@ -123,7 +127,7 @@ def cmd_demo(args) -> None:
 
     out = Path(args.out)
     if out.exists() and not (out / "corpus").exists() and any(out.iterdir()):
-        raise SystemExit(f"curate demo: {out} exists and is not a demo output; choose another -o")
+        raise UsageError(f"{out} exists and is not a demo output; choose another -o")
     corpus, final, model, tok_dir = out / "corpus", out / "final", out / "quality.bin", out / "tokenizer"
     for stale in (out / "ablation",):  # the ablation resumes instead of starting over; the demo starts over
         if stale.exists():
@@ -177,7 +181,7 @@ def cmd_demo(args) -> None:
 def cmd_quality_train(args) -> None:
     if args.graded:
         if args.positive or args.negative:
-            raise SystemExit("curate quality train: give --graded, or --positive and --negative, not both")
+            raise UsageError("give --graded, or --positive and --negative, not both")
         from curate.quality.graded import train_graded
 
         card = train_graded(args.graded, args.out, seed=args.seed, holdout=args.holdout)
@@ -186,7 +190,7 @@ def cmd_quality_train(args) -> None:
               f"Spearman {m.get('spearman')}\nmodel: {args.out}\ncard:  {args.out}.json")
         return
     if not (args.positive and args.negative):
-        raise SystemExit("curate quality train: give --positive and --negative (or --graded LABELS.jsonl)")
+        raise UsageError("give --positive and --negative (or --graded LABELS.jsonl)")
     from curate.quality.classifier import train_classifier
 
     card = train_classifier(args.positive, args.negative, args.out, seed=args.seed, holdout=args.holdout,
@@ -232,9 +236,9 @@ def _data_and_weights(data: str, weights: str) -> tuple[dict[str, str], dict[str
     try:
         values = [float(w) for w in weights.split(",")]
     except ValueError:
-        raise SystemExit(f"curate train: --weights expects numbers separated by commas, got {weights!r}") from None
+        raise UsageError(f"--weights expects numbers separated by commas, got {weights!r}") from None
     if len(values) != len(dirs):
-        raise SystemExit(f"curate train: {len(dirs)} sources in --data but {len(values)} weights in --weights")
+        raise UsageError(f"{len(dirs)} sources in --data but {len(values)} weights in --weights")
     return dirs, dict(zip(dirs, values))
 
 
