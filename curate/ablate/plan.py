@@ -144,13 +144,9 @@ def dirichlet_mixtures(sources: list[str], n: int, alpha: float, seed: int) -> l
 
 def source_tokens(folder: str) -> int:
     """Train tokens of a source folder (tokens/<source>), from its meta.json."""
-    from curate.train.data import find_meta
+    from curate.tokenizer.shards import split_tokens
 
-    meta = find_meta(Path(folder))
-    entry = meta.get("sources", {}).get(Path(folder).name)
-    if entry is not None:
-        return int(entry["train"]["tokens"])
-    return int(sum(np.memmap(p, dtype=meta["dtype"], mode="r").shape[0] for p in (Path(folder) / "train").glob("*.bin")))
+    return split_tokens(Path(folder), "train")
 
 
 def natural_mixture(counts: dict[str, int]) -> dict[str, float]:
@@ -195,7 +191,7 @@ def _resolve(path: Path, value: str, variables: dict, where: str) -> str:
 def load_ablation_config(config_path: str, overrides: dict | None = None) -> AblationConfig:
     """Reads and validates an ablation config; errors name the file and the key."""
     from curate.config import DATA_DIR
-    from curate.train.data import resolve_sources
+    from curate.tokenizer.shards import resolve_sources
 
     path = Path(config_path).resolve()
     if not path.is_file():

@@ -19,9 +19,9 @@ from curate.ablate.plan import EVAL_DEFAULTS, AblationConfig, RunSpec
 
 
 def meta_digest(sources: dict[str, str]) -> dict[str, str]:
-    from curate.io.files import sha256_file
+    from curate.tokenizer.shards import meta_sha256
 
-    return {s: sha256_file(Path(f).parent / "meta.json") for s, f in sources.items()}
+    return {s: meta_sha256(Path(f)) for s, f in sources.items()}
 
 
 # Bumped when evaluate_run scores differently (2: bits per byte read over many documents, standard errors).

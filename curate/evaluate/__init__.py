@@ -55,7 +55,7 @@ def evaluate_run(run_dir: str, token_dirs: "str | dict[str, str] | None" = None,
     per source from its held-out documents (seeded; written to RUN/tasks/lastword_<source>.jsonl) and scores
     those. Writes RUN/eval.json and returns it; the same checkpoint, data and seed give the same file.
     `warnings`: sources whose held-out text is under the minimum (bpb.heldout_warnings)."""
-    from curate.train.data import resolve_sources
+    from curate.tokenizer.shards import resolve_sources
     from curate.train.loop import load_run
 
     run = Path(run_dir)

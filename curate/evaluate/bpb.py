@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from curate.evaluate.metrics import Metric
-from curate.train.data import find_meta, resolve_sources
+from curate.tokenizer.shards import read_meta, resolve_sources, shard_documents
 
 
 def load_token_bytes(token_dir_or_tokenizer: str) -> np.ndarray:
@@ -39,9 +39,12 @@ def load_token_bytes(token_dir_or_tokenizer: str) -> np.ndarray:
     path = Path(token_dir_or_tokenizer)
     if (path / "token_bytes.npy").is_file():
         return np.load(path / "token_bytes.npy")
-    meta_path = path / "meta.json" if (path / "meta.json").is_file() else path.parent / "meta.json"
-    if meta_path.is_file():
-        tok = Path(json.loads(meta_path.read_text())["tokenizer"])
+    for source_dir in ([path / s for s in sorted(json.loads((path / "meta.json").read_text())["sources"])]
+                       if (path / "meta.json").is_file() else [path])[:1]:
+        try:
+            tok = Path(read_meta(source_dir)["tokenizer"])
+        except ValueError:
+            break
         if (tok / "token_bytes.npy").is_file():
             return np.load(tok / "token_bytes.npy")
     raise ValueError(f"{path}: no token_bytes.npy here or in the tokenizer folder its meta.json names; pass "
@@ -63,15 +66,7 @@ MIN_HELDOUT_DOCUMENTS = 5
 def heldout_spans(source_dir: Path) -> list[tuple[np.ndarray, int, int]]:
     """(shard tokens, start, end) of every held-out document of a source folder, in shard order; end includes
     the separator that follows the document."""
-    meta = find_meta(Path(source_dir))
-    docs = []
-    for bin_path in sorted((Path(source_dir) / "heldout").glob("*.bin")):
-        shard = np.memmap(bin_path, dtype=meta["dtype"], mode="r")
-        if not len(shard):
-            continue
-        offsets = np.load(bin_path.with_name(bin_path.name[: -len(".bin")] + ".idx.npy"))
-        docs += [(shard, int(a), int(b)) for a, b in zip(offsets[:-1], offsets[1:]) if b > a]
-    return docs
+    return shard_documents(Path(source_dir), "heldout")
 
 
 def plan_pieces(lengths: list[int], budget: int) -> list[tuple[int, int]]:
@@ -106,7 +101,7 @@ def plan_pieces(lengths: list[int], budget: int) -> list[tuple[int, int]]:
 def heldout_sample(source_dir: Path, max_tokens: int) -> tuple[np.ndarray, int]:
     """(tokens, documents read): at most max_tokens + 1 held-out tokens spread over the documents, each piece
     followed by a separator."""
-    separator = find_meta(Path(source_dir))["separator_id"]
+    separator = read_meta(Path(source_dir))["separator_id"]
     docs = heldout_spans(source_dir)
     pieces = plan_pieces([b - a for _, a, b in docs], max_tokens + 1)
     parts = []
@@ -125,7 +120,7 @@ def heldout_sample(source_dir: Path, max_tokens: int) -> tuple[np.ndarray, int]:
 def heldout_size(source_dir: Path, max_tokens: int) -> dict:
     """What bits per byte of this source would read at `max_tokens`, and what its held-out shards hold:
     {documents, tokens, documents_read, tokens_read, all_documents, holdout_fraction}."""
-    meta = find_meta(Path(source_dir))
+    meta = read_meta(Path(source_dir))
     docs = heldout_spans(source_dir)
     lengths = [b - a for _, a, b in docs]
     pieces = plan_pieces(lengths, max_tokens + 1)
@@ -219,9 +214,9 @@ def bits_per_byte(run_or_model, token_dir: "str | dict[str, str]", token_bytes: 
                          "another tokenizer than the one the model was trained with")
     out = {}
     for source, folder in sources.items():
-        if find_meta(folder)["vocab_size"] != vocab:
+        if read_meta(folder)["vocab_size"] != vocab:
             raise ValueError(f"source {source!r}: {folder} was tokenized with vocab_size "
-                             f"{find_meta(folder)['vocab_size']}, the model has {vocab}")
+                             f"{read_meta(folder)['vocab_size']}, the model has {vocab}")
         tokens, documents = heldout_sample(folder, max_tokens)
         r = source_bpb(model, tokens, token_bytes, model.config.seq_len, batch_size)
         out[source] = {**r, "documents": documents} if details else r["bpb"]

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from curate.evaluate.metrics import Metric
-from curate.train.data import find_meta, resolve_sources
+from curate.tokenizer.shards import read_meta, resolve_sources, shard_documents
 
 ACCURACY = Metric("accuracy", "higher", 0.0, 1.0, "fraction of items right")
 
@@ -96,16 +96,11 @@ def from_piqa(r: dict) -> dict:
 
 def heldout_documents(source_dir: str, tokenizer=None) -> list[str]:
     """The held-out documents of one source folder, decoded with the tokenizer its meta.json names."""
-    from curate.tokenizer import load_shard, load_tokenizer
+    from curate.tokenizer import load_tokenizer
 
     source_dir = Path(source_dir)
-    tok = tokenizer or load_tokenizer(find_meta(source_dir)["tokenizer"])
-    docs = []
-    for bin_path in sorted((source_dir / "heldout").glob("*.bin")):
-        tokens, offsets = load_shard(str(bin_path))
-        for i in range(len(offsets) - 1):
-            docs.append(tok.decode(tokens[offsets[i] : offsets[i + 1] - 1]))
-    return docs
+    tok = tokenizer or load_tokenizer(read_meta(source_dir)["tokenizer"])
+    return [tok.decode(tokens[start : end - 1]) for tokens, start, end in shard_documents(source_dir, "heldout")]
 
 
 def build_lastword_task(source_dir: str, n: int = 200, seed: int = 0, tokenizer=None,
@@ -200,7 +195,7 @@ def evaluate_tasks(model, token_dir: "str | dict", tasks: list[str]) -> dict:
     from curate.tokenizer import load_tokenizer
 
     sources = resolve_sources(token_dir)
-    meta = find_meta(next(iter(sources.values())))
+    meta = read_meta(next(iter(sources.values())))
     tok = load_tokenizer(meta["tokenizer"])
     if tok.vocab_size != model.config.vocab_size:
         raise ValueError(f"tokenizer {meta['tokenizer']} has {tok.vocab_size} tokens, the model {model.config.vocab_size}")

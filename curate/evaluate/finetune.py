@@ -154,11 +154,11 @@ def run_tokenizer(card: dict):
     """The tokenizer a run was trained with: the card's `tokenizer` folder, else the one the meta.json of its
     token data names."""
     from curate.tokenizer import load_tokenizer
-    from curate.train.data import find_meta
+    from curate.tokenizer.shards import read_meta
 
     folder = card.get("tokenizer")
     if not folder:
-        folder = find_meta(next(iter(card["args"]["data"].values())))["tokenizer"]
+        folder = read_meta(next(iter(card["args"]["data"].values())))["tokenizer"]
     return load_tokenizer(folder)
 
 

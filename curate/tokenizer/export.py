@@ -78,6 +78,8 @@ def _link_or_copy(src: Path, dst: Path) -> None:
 def export_datatrove(tokens_dir: str, out_dir: str) -> dict:
     """Writes the token shards under `tokens_dir` (a `tokenize_corpus` output) in datatrove's tokenized format
     under `out_dir`, one folder per source and split (a nanotron dataset folder each); returns what it wrote."""
+    from curate.tokenizer.shards import load_shard
+
     tokens, out = Path(tokens_dir), Path(out_dir)
     meta_path = tokens / "meta.json"
     if not meta_path.is_file():
@@ -90,7 +92,7 @@ def export_datatrove(tokens_dir: str, out_dir: str) -> dict:
         for split, entry in splits.items():
             for shard in entry["shards"]:
                 src = tokens / source / split / shard["file"]
-                idx = np.load(src.with_name(src.name[: -len(".bin")] + ".idx.npy"))
+                _, idx = load_shard(str(src))
                 if idx[-1] * token_size != src.stat().st_size:
                     raise ValueError(f"{src}: {src.stat().st_size} bytes, its index says {idx[-1]} tokens of "
                                      f"{token_size} bytes; run `curate tokenize` again")

@@ -15,6 +15,10 @@ each shard the documents in the order of their input file. Every document is fol
 A document is held out under the tokenizer's own rule (`corpus.HELDOUT_RULE`, the fraction in its card), so
 a document the tokenizer was measured on is never in a train shard.
 
+This module is the format's one owner: it writes it, and its readers (`read_meta`, `resolve_sources`,
+`shard_documents`, `split_tokens`, `meta_sha256`, `load_shard`) are what training, evaluation, the ablation and
+the datatrove export use; none of them finds shard files itself.
+
 Each task is a datatrove `PipelineStep`; task `rank` encodes input files rank, rank + tasks, ... and writes
 each shard under a temporary name renamed when complete; a one-task job then writes meta.json. In a recipe,
 `tokenize: {tokenizer: DIR}` as the last step runs both jobs on the run's executor over OUT/data, into
@@ -240,6 +244,68 @@ def tokenize_corpus(tokenizer_dir: str, inputs: list[str], out_dir: str, tasks: 
     run_job([TokenShardWriter(str(tok_dir), inputs, str(out))], tasks, workers, str(out / "logs" / "shards"))
     run_job([TokenMeta(str(tok_dir), inputs, str(out), tasks)], 1, 1, str(out / "logs" / "meta"))
     return json.loads((out / "meta.json").read_text())
+
+
+# --- reading: the one reader of the format above (training, evaluation, the ablation and the exports use these)
+
+
+def read_meta(source_dir: Path) -> dict:
+    """meta.json of the token shards a source folder (tokens/<source>) belongs to."""
+    path = Path(source_dir).parent / "meta.json"
+    if not path.is_file():
+        raise ValueError(f"{source_dir}: no meta.json in {path.parent}; expected a source folder of token shards "
+                         "written by `curate tokenize` (tokens/<source>/{train,heldout}/*.bin)")
+    return json.loads(path.read_text())
+
+
+def resolve_sources(data: "dict[str, str] | str") -> dict[str, Path]:
+    """source -> source folder, from a dict of source -> folder (the source folder itself, or a token shards
+    root that has a folder of that name) or from one token shards root (every source in its meta.json)."""
+    if isinstance(data, (str, Path)):
+        root = Path(data)
+        if not (root / "meta.json").is_file():
+            raise ValueError(f"{root}: no meta.json; expected the output folder of `curate tokenize`")
+        meta = json.loads((root / "meta.json").read_text())
+        return {s: root / s for s in sorted(meta["sources"])}
+    out = {}
+    for source, folder in data.items():
+        folder = Path(folder)
+        if (folder / "meta.json").is_file() and (folder / source).is_dir():
+            folder = folder / source
+        if not (folder / "train").is_dir() and not (folder / "heldout").is_dir():
+            raise ValueError(f"source {source!r}: {folder} has no train/ or heldout/ folder of token shards")
+        out[source] = folder
+    return out
+
+
+def shard_files(source_dir: Path, split: str) -> list[Path]:
+    """The .bin shards of one source folder and split, in order (a source's documents are its shards in order)."""
+    return sorted((Path(source_dir) / split).glob("*.bin"))
+
+
+def shard_documents(source_dir: Path, split: str) -> list[tuple[np.ndarray, int, int]]:
+    """(shard tokens, start, end) of every document of a source folder's split, in order; end includes the
+    separator that follows the document."""
+    docs = []
+    for bin_path in shard_files(source_dir, split):
+        tokens, offsets = load_shard(str(bin_path))
+        if len(tokens):
+            docs += [(tokens, int(a), int(b)) for a, b in zip(offsets[:-1], offsets[1:]) if b > a]
+    return docs
+
+
+def split_tokens(source_dir: Path, split: str) -> int:
+    """Tokens of a source folder's split, from meta.json (counted from the shards when meta.json has no entry)."""
+    meta = read_meta(Path(source_dir))
+    entry = meta.get("sources", {}).get(Path(source_dir).name)
+    if entry is not None:
+        return int(entry[split]["tokens"])
+    return int(sum(np.memmap(p, dtype=meta["dtype"], mode="r").shape[0] for p in shard_files(source_dir, split)))
+
+
+def meta_sha256(source_dir: Path) -> str:
+    """The fingerprint of the token shards a source folder belongs to (its meta.json's sha256)."""
+    return sha256_file(Path(source_dir).parent / "meta.json")
 
 
 def load_shard(bin_path: str) -> tuple[np.ndarray, np.ndarray]:

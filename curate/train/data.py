@@ -24,12 +24,13 @@ Checks:
   tokens is repeated more than that many epochs: a warning, or a ValueError with `strict=True`.
 """
 
-import json
 import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from curate.tokenizer.shards import read_meta, resolve_sources, shard_files
 
 MAX_DRIFT = 0.01
 MIN_SEQUENCES_FOR_DRIFT = 100
@@ -39,43 +40,14 @@ class MixtureDriftError(RuntimeError):
     """The tokens drawn per source drifted from the mixture weights by more than MAX_DRIFT."""
 
 
-def find_meta(source_dir: Path) -> dict:
-    """meta.json of the token shards a source folder (tokens/<source>) belongs to."""
-    path = Path(source_dir).parent / "meta.json"
-    if not path.is_file():
-        raise ValueError(f"{source_dir}: no meta.json in {path.parent}; expected a source folder of token shards "
-                         "written by `curate tokenize` (tokens/<source>/{train,heldout}/*.bin)")
-    return json.loads(path.read_text())
-
-
-def resolve_sources(data: "dict[str, str] | str") -> dict[str, Path]:
-    """source -> source folder, from a dict of source -> folder (the source folder itself, or a token shards
-    root that has a folder of that name) or from one token shards root (every source in its meta.json)."""
-    if isinstance(data, (str, Path)):
-        root = Path(data)
-        if not (root / "meta.json").is_file():
-            raise ValueError(f"{root}: no meta.json; expected the output folder of `curate tokenize`")
-        meta = json.loads((root / "meta.json").read_text())
-        return {s: root / s for s in sorted(meta["sources"])}
-    out = {}
-    for source, folder in data.items():
-        folder = Path(folder)
-        if (folder / "meta.json").is_file() and (folder / source).is_dir():
-            folder = folder / source
-        if not (folder / "train").is_dir() and not (folder / "heldout").is_dir():
-            raise ValueError(f"source {source!r}: {folder} has no train/ or heldout/ folder of token shards")
-        out[source] = folder
-    return out
-
-
 class SourceShards:
     """The shards of one source and split, memory-mapped; draws windows of `window` tokens."""
 
     def __init__(self, folder: Path, split: str, window: int):
         self.folder = Path(folder)
-        meta = find_meta(self.folder)
+        meta = read_meta(self.folder)
         self.dtype = np.dtype(meta["dtype"])
-        self.shards = [np.memmap(p, dtype=self.dtype, mode="r") for p in sorted((self.folder / split).glob("*.bin"))]
+        self.shards = [np.memmap(p, dtype=self.dtype, mode="r") for p in shard_files(self.folder, split)]
         self.shards = [s for s in self.shards if len(s)]
         self.tokens = sum(len(s) for s in self.shards)
         self.window = window

@@ -33,8 +33,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from curate.io.files import sha256_file, write_json_atomic
-from curate.train.data import MixtureSampler, find_meta, resolve_sources
+from curate.io.files import write_json_atomic
+from curate.tokenizer.shards import meta_sha256, read_meta, resolve_sources
+from curate.train.data import MixtureSampler
 from curate.train.model import GPT, GPTConfig
 
 WARMUP_FRACTION = 0.05
@@ -155,9 +156,9 @@ def train(data: "dict[str, str] | str", weights: dict[str, float], depth: int, t
     use_cuda = dev.type == "cuda"
     compile = use_cuda if compile is None else compile
 
-    meta = find_meta(next(iter(sources.values())))
+    meta = read_meta(next(iter(sources.values())))
     for s, folder in sources.items():
-        other = find_meta(folder)
+        other = read_meta(folder)
         if other["tokenizer_sha256"] != meta["tokenizer_sha256"]:
             raise ValueError(f"source {s!r}: its token shards were made by another tokenizer than the others' "
                              f"({other['tokenizer_sha256'][:12]} vs {meta['tokenizer_sha256'][:12]}); re-tokenize")
@@ -261,7 +262,7 @@ def train(data: "dict[str, str] | str", weights: dict[str, float], depth: int, t
     card = {
         "config": config.to_dict(), "derived": derived, "args": args,
         "command": command if command is not None else sys.argv,
-        "data": {s: {"folder": str(Path(p).resolve()), "meta_sha256": sha256_file(Path(p).parent / "meta.json"),
+        "data": {s: {"folder": str(Path(p).resolve()), "meta_sha256": meta_sha256(p),
                      "train_tokens": sampler.shards[s].tokens if s in sampler.shards else 0}
                  for s, p in sources.items()},
         "tokenizer": meta["tokenizer"], "tokenizer_sha256": meta["tokenizer_sha256"],
