@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import threading
 from pathlib import Path
 
 
@@ -16,8 +17,10 @@ def sha256_file(path: str | Path) -> str:
 
 
 def write_json_atomic(path: Path, obj) -> None:
-    """`obj` as JSON at `path`, written beside it first and renamed: a reader never sees half a file."""
-    tmp = path.with_name(path.name + ".tmp")
+    """`obj` as JSON at `path`, written beside it first and renamed: a reader never sees half a file. The name
+    beside it is the writer's own (process and thread), since tasks running at once may write the same file
+    (each task of a unit index writes the index's card)."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
     tmp.write_text(json.dumps(obj, indent=1, sort_keys=True) + "\n")
     os.replace(tmp, path)
 
