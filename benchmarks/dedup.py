@@ -13,11 +13,24 @@ CPU time and memory cover the child's whole process tree (benchmarks/measure.py)
 RSS of the largest single process, `tree_rss_mb` the peak of the summed RSS of all of them at one moment.
 
 --short-docs N instead runs curate alone on N short documents (one or two perturbed real sentences each,
-with 1% planted near-duplicates, `curate.dedup.plant.short_corpus`), with --tasks and --workers as given, to
+with 1% planted near-duplicates, `kits.dedup_pairs.short_corpus`), with --tasks and --workers as given, to
 measure memory at scale.
+
+--web-docs N runs `curate dedup documents` alone, end to end, on N web pages of crawl length (median about
+2,300 characters, 11% planted copies and near-copies: `kits.dedup_web`), in --files parquet files, and
+reports the seconds of every job, CPU seconds and peak memory of the whole tree, and precision and recall on
+the planted pairs. The corpus is built once under --work (10M pages: ~14 GB of parquet, ~13 minutes on 2
+cores); the run needs about 3x that on disk.
+
+--signatures N compares MinHash engines on the same shingles (the word 5-gram hashes of N web pages):
+curate's `signatures`, datasketch's bulk API (`MinHash.bulk`) and rensa's `RMinHash` (Rust; `pip install -e
+'.[bench]'`), in one process, in turns: signatures per CPU-second (all threads), and the error of each
+engine's Jaccard estimate against the exact Jaccard on the planted pairs.
 
     python benchmarks/dedup.py --docs 100000 --tasks 2 --repeat 3   # workers=1: one process per system
     python benchmarks/dedup.py --short-docs 1000000 --tasks 2 --workers 2
+    python benchmarks/dedup.py --web-docs 10000000 --files 100 --tasks 10 --workers 2
+    python benchmarks/dedup.py --signatures 50000 --repeat 3
 """
 
 import argparse
@@ -48,11 +61,12 @@ def run_ours(work: Path, out: Path, threshold: float, tasks: int, workers: int) 
     from curate.dedup.document import dedup_documents
     from curate.dedup.minhash import MinhashConfig
     from kits.dedup_pairs import clusters_from_removed
-    from curate.io.records import read_records
+    from curate.io.records import iter_records
 
     stats = dedup_documents([str(work / "corpus")], str(out), MinhashConfig.for_threshold(threshold, verbose=True),
                             tasks=tasks, workers=workers)
-    return {"stats": stats, "cluster_of": clusters_from_removed(read_records(str(out / "removed")))}
+    # streamed: the removed records carry their text (1.7 GB at 10M pages), which must not count as dedup's memory
+    return {"stats": stats, "cluster_of": clusters_from_removed(iter_records(str(out / "removed")))}
 
 
 def run_datatrove(work: Path, out: Path, threshold: float, tasks: int, workers: int, bands: int, rows: int) -> dict:
@@ -110,8 +124,9 @@ def child(args) -> None:
         shutil.rmtree(out, ignore_errors=True)
 
 
-def measure(args, system: str, n_docs: int, pairs: list[dict]) -> dict:
-    """One run of `system` in its own process: timings, memory, and its score on the planted pairs."""
+def measure(args, system: str, n_docs: int, pairs: list[dict], own_pairs: list[dict] | None = None) -> dict:
+    """One run of `system` in its own process: timings, memory, and its score on the planted pairs (Jaccard by
+    curate's shingles; with `own_pairs`, also by the system's own shingles: `precision_own`, `recall_own`)."""
     from kits.dedup_pairs import score
 
     work = Path(args.work)
@@ -122,7 +137,12 @@ def measure(args, system: str, n_docs: int, pairs: list[dict]) -> dict:
     s = score(pairs, result["cluster_of"], args.threshold)
     row.update(docs_per_s=round(n_docs / row["wall_s"]), docs_per_cpu_s=round(n_docs / row["cpu_s"]),
                removed=result["stats"]["removed"], precision=s["precision"], recall=s["recall"],
-               found_by_bin={k: v["found"] for k, v in s["bins"].items()})
+               found_by_bin={k: v["found"] for k, v in s["bins"].items()},
+               # removed documents that are no planted copy: near-duplicates nobody planted (or false positives)
+               removed_unplanted=len(set(result["cluster_of"]) - {p["b"] for p in pairs}))
+    if own_pairs is not None:
+        own = score(own_pairs, result["cluster_of"], args.threshold)
+        row.update(precision_own=own["precision"], recall_own=own["recall"])
     if "seconds" in result["stats"]:  # curate's wall seconds per stage
         row["stage_s"] = result["stats"]["seconds"]
     return row
@@ -130,7 +150,8 @@ def measure(args, system: str, n_docs: int, pairs: list[dict]) -> dict:
 
 def median_row(runs: list[dict]) -> dict:
     """The median of every timing and memory figure over repeats; the outcome must not change between them."""
-    outcome = {k: runs[0][k] for k in ("system", "docs", "removed", "precision", "recall", "found_by_bin")}
+    outcome = {k: runs[0][k] for k in ("system", "docs", "removed", "precision", "recall", "found_by_bin", "removed_unplanted")
+               + tuple(k for k in ("precision_own", "recall_own") if k in runs[0])}
     if any({k: r[k] for k in outcome} != outcome for r in runs):
         raise SystemExit(f"{outcome['system']}: the result changed between repeats: {runs}")
     figures = ("wall_s", "cpu_s", "docs_per_s", "docs_per_cpu_s", "peak_rss_mb", "tree_rss_mb", "processes")
@@ -140,14 +161,38 @@ def median_row(runs: list[dict]) -> dict:
 
 def markdown(rows: list[dict]) -> str:
     lines = ["| system | wall s | docs/s | CPU s | docs per CPU-s (min-max) | peak RSS, largest process "
-             "| peak RSS, tree sum | removed | precision | recall |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "| peak RSS, tree sum | removed | precision | recall | precision / recall by its own shingles |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in rows:
         lo, hi = r.get("docs_per_cpu_s_range", [r["docs_per_cpu_s"]] * 2)
         lines.append(f"| {r['system']} | {r['wall_s']:.1f} | {r['docs_per_s']:,.0f} | {r['cpu_s']:.1f} "
                      f"| {r['docs_per_cpu_s']:,.0f} ({lo:,}-{hi:,}) | {r['peak_rss_mb']:,.0f} MB | {r['tree_rss_mb']:,.0f} MB | {r['removed']:,} | {r['precision']} "
-                     f"| {r['recall']} |")
+                     f"| {r['recall']} | {r.get('precision_own', r['precision'])} / {r.get('recall_own', r['recall'])} |")
     return "\n".join(lines)
+
+
+def datatrove_pairs(work: Path, pairs: list[dict]) -> list[dict]:
+    """The planted pairs with their Jaccard over datatrove's own shingles (its text simplification, word
+    tokenizer and 5-grams), so that datatrove is also scored by its own definition of similarity."""
+    import pyarrow.parquet as pq
+    from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupSignature
+
+    path = work / "pairs-datatrove.jsonl"
+    if not path.exists():
+        wanted = {p["a"] for p in pairs} | {p["b"] for p in pairs}
+        text = {}
+        for f in sorted((work / "corpus").rglob("*.parquet")):
+            t = pq.read_table(f, columns=["id", "text"])
+            text.update((i, x) for i, x in zip(t["id"].to_pylist(), t["text"].to_pylist()) if i in wanted)
+        step = MinhashDedupSignature(output_folder=str(work / "datatrove-shingles"), config=MinhashConfig(n_grams=5))
+
+        def jaccard(a: str, b: str) -> float:
+            sa, sb = set(step.get_shingles(a).ravel().tolist()), set(step.get_shingles(b).ravel().tolist())
+            return len(sa & sb) / len(sa | sb) if sa and sb else 0.0
+
+        path.write_text("".join(json.dumps(p | {"jaccard": round(jaccard(text[p["a"]], text[p["b"]]), 4)}) + "\n"
+                                for p in pairs))
+    return [json.loads(line) for line in open(path)]
 
 
 def compare(args) -> None:
@@ -161,10 +206,11 @@ def compare(args) -> None:
     pairs = [json.loads(line) for line in open(work / "pairs.jsonl")]
     b, r = choose_bands(args.threshold, 128, verbose=True)
     systems = args.systems.format(b=b, r=r).split(",")
+    own = {s: datatrove_pairs(work, pairs) if s.startswith("datatrove") else None for s in systems}
     runs: dict[str, list[dict]] = {s: [] for s in systems}
     for _ in range(args.repeat):  # in turn, so a slow spell of a shared machine hits every system
         for system in systems:
-            runs[system].append(measure(args, system, args.docs, pairs))
+            runs[system].append(measure(args, system, args.docs, pairs, own[system]))
             print(json.dumps(runs[system][-1]), flush=True)
     rows = [median_row(runs[s]) for s in systems]
     (work / "results.json").write_text(json.dumps({"medians": rows, "runs": runs}, indent=1))
@@ -196,11 +242,85 @@ def short_docs(args) -> None:
           f"{args.repeat}: {summary['docs_per_s']:,.0f} docs/s\n" + markdown([summary]), flush=True)
 
 
+def web_docs(args) -> None:
+    """curate alone, end to end, on --web-docs web pages of crawl length: where time and memory go at scale."""
+    from kits.dedup_web import read_pairs, write_web_corpus
+
+    work = Path(args.work) / f"web-{args.web_docs}-f{args.files}"
+    t = time.monotonic()
+    corpus = write_web_corpus(work, args.web_docs, args.files, processes=2)
+    print(f"corpus: {corpus} ({time.monotonic() - t:.0f} s)", flush=True)
+    pairs = read_pairs(work)
+    args.work = str(work)
+    rows = []
+    for _ in range(args.repeat):
+        rows.append(measure(args, "curate", args.web_docs, pairs))
+        print(json.dumps(rows[-1]), flush=True)
+    summary = median_row(rows)
+    (work / "results.json").write_text(json.dumps({"corpus": corpus, "median": summary, "runs": rows}, indent=1))
+    print(f"\n{args.web_docs:,} web pages, {args.files} files, tasks {args.tasks}, workers {args.workers}, median of "
+          f"{args.repeat}; seconds per job: {rows[-1].get('stage_s')}\n" + markdown([summary]), flush=True)
+
+
+def signature_engines(args) -> None:
+    """Signatures per CPU-second of curate, datasketch's bulk API and rensa on the same shingles."""
+    import numpy as np
+    import pyarrow.parquet as pq
+    import rensa
+    from datasketch import MinHash
+
+    from curate.dedup.minhash import MinhashConfig, estimated_jaccard, jaccard, shingles, signatures
+    from kits.dedup_web import read_pairs, write_web_corpus
+
+    work = Path(args.work) / f"web-{args.signatures}-f1"
+    write_web_corpus(work, args.signatures, 1, processes=1)
+    table = pq.read_table(work / "corpus" / "web" / "00000.parquet", columns=["id", "text"])
+    ids = table["id"].to_pylist()
+    sets = [shingles(t) for t in table["text"].to_pylist()]
+    sets64 = [s.astype(np.uint64) for s in sets]
+    flat = np.concatenate(sets64)
+    offsets = np.concatenate([[0], np.cumsum([len(s) for s in sets])]).astype(np.uint64)
+    config = MinhashConfig.for_threshold(args.threshold)
+    n_perm = config.num_perm
+
+    def identity(x):
+        return x
+
+    engines = {
+        "curate signatures": lambda: signatures(sets, config),
+        "datasketch MinHash.bulk": lambda: np.array([m.hashvalues for m in MinHash.bulk(
+            sets, num_perm=n_perm, seed=1, hashfunc=identity)]),
+        "rensa RMinHash (flat buffer)": lambda: np.array(rensa.RMinHash.digest_matrix_from_flat_token_hashes(
+            flat, offsets, n_perm, 1).to_rows()),
+    }
+    times: dict[str, list[float]] = {name: [] for name in engines}
+    result = {}
+    for _ in range(args.repeat):
+        for name, run in engines.items():
+            t = time.process_time()
+            result[name] = run()
+            times[name].append(time.process_time() - t)
+    row_of = {i: k for k, i in enumerate(ids)}
+    pairs = [p for p in read_pairs(work) if p["a"] in row_of and p["b"] in row_of]
+    exact = np.array([jaccard(sets[row_of[p["a"]]], sets[row_of[p["b"]]]) for p in pairs])
+    print(f"{len(sets):,} web pages, {len(flat):,} shingles (median {np.median([len(s) for s in sets]):.0f} per page), "
+          f"{n_perm} permutations, {len(pairs):,} planted pairs; CPU seconds of all threads, {args.repeat} runs in turns\n")
+    print("| engine | signatures per CPU-s, median (min-max) | mean abs. error of estimated Jaccard on planted pairs |")
+    print("| --- | ---: | ---: |")
+    for name, ts in times.items():
+        sig = result[name]
+        est = np.array([estimated_jaccard(sig[row_of[p["a"]]], sig[row_of[p["b"]]]) for p in pairs])
+        rates = sorted(len(sets) / t for t in ts)
+        print(f"| {name} | {statistics.median(rates):,.0f} ({rates[0]:,.0f}-{rates[-1]:,.0f}) | {np.mean(np.abs(est - exact)):.4f} |")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--docs", type=int, default=100_000)
     p.add_argument("--short-docs", type=int, help="run curate alone on this many short documents (memory at scale)")
-    p.add_argument("--files", type=int, default=8, help="parquet files of the --short-docs corpus")
+    p.add_argument("--files", type=int, default=8, help="parquet files of the --short-docs or --web-docs corpus")
+    p.add_argument("--web-docs", type=int, help="run curate alone on this many web pages of crawl length")
+    p.add_argument("--signatures", type=int, help="compare MinHash engines on the shingles of this many web pages")
     p.add_argument("--threshold", type=float, default=0.8)
     p.add_argument("--tasks", type=int, default=2)
     p.add_argument("--workers", type=int, default=1)
@@ -214,6 +334,10 @@ def main() -> None:
         child(args)
     elif args.short_docs:
         short_docs(args)
+    elif args.web_docs:
+        web_docs(args)
+    elif args.signatures:
+        signature_engines(args)
     else:
         compare(args)
 

@@ -2,7 +2,7 @@
 
 Used by benchmarks/dedup.py and benchmarks/pipeline.py. CPU time and memory cover the child's whole process
 tree (pool and forkserver workers too), from wait4() and from /proc polled every 0.2 s: `peak_rss_mb` is the
-peak RSS of the largest single process, `tree_rss_mb` the peak of the summed RSS of all of them at one moment
+peak RSS of the largest single process (its VmHWM), `tree_rss_mb` the peak of the summed RSS of all of them at one moment
 (an upper bound: a page shared by several processes counts once per process; a peak shorter than 0.2 s can
 be missed).
 """
@@ -62,9 +62,21 @@ class TreeUsage:
         alive = [key for key in self.rss if key[0] in table and table[key[0]][1] == key[1]]
         for key in alive:
             _, _, rss, ticks = table[key[0]]
-            self.rss[key] = max(self.rss[key], rss)
+            self.rss[key] = max(self.rss[key], rss, peak_rss(key[0]))
             self.ticks[key] = ticks
         self.tree_rss = max(self.tree_rss, sum(table[key[0]][2] for key in alive))
+
+
+def peak_rss(pid: int) -> int:
+    """The kernel's high-water mark of a process's RSS (VmHWM), bytes: exact, unlike a sampled RSS."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
 
 
 def proc_table() -> dict[int, tuple[int, int, int, int]]:
@@ -87,8 +99,9 @@ def proc_table() -> dict[int, tuple[int, int, int, int]]:
 def run_child(cmd: list[str], log: Path, env: dict | None = None, cwd: Path | None = None) -> dict:
     """Run one measured child process: wall seconds, CPU seconds of its tree, peak memory.
 
-    wait4() is exact for the child and what it waited for, polling sees the rest but misses a process's last
-    0.2 s: each is a lower bound of the tree's CPU time and of its largest process, so take the larger.
+    CPU: wait4() is exact for the child and what it waited for, polling sees the rest but misses a process's
+    last 0.2 s: each is a lower bound of the tree's CPU time, so take the larger. The largest process: the
+    kernel's high-water mark (VmHWM) of each process of the tree, read while it runs.
     The summed RSS counts a page shared by several processes once per process: an upper bound."""
     start = time.monotonic()
     with open(log, "wb") as err:  # a file, not a pipe: nobody reads a pipe while we wait
@@ -99,5 +112,7 @@ def run_child(cmd: list[str], log: Path, env: dict | None = None, cwd: Path | No
     if status != 0:
         raise SystemExit(f"failed (status {status}): {' '.join(cmd)}; see {log}")
     return {"wall_s": round(wall, 1), "cpu_s": round(max(usage.ru_utime + usage.ru_stime, tree.cpu_s), 1),
-            "peak_rss_mb": round(max(usage.ru_maxrss * 1024, *tree.rss.values(), 0) / 2**20),
+            # not wait4's ru_maxrss: Linux carries it over execve, so it reports the benchmark's own RSS at
+            # the fork when that is larger than the child's
+            "peak_rss_mb": round(max(*tree.rss.values(), 0) / 2**20),
             "tree_rss_mb": round(tree.tree_rss / 2**20), "processes": len(tree.rss)}

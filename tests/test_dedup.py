@@ -85,6 +85,23 @@ def test_signatures_estimate_jaccard_as_datasketch():
     assert estimated_jaccard(sigs[0], sigs[2]) < 0.1
 
 
+def test_signatures_equal_datasketch_minhashes():
+    """curate permutes whole batches itself (datasketch calls the hash function per value); the values must be
+    datasketch's own: same permutations, same pre-mix, for short, long and empty sets, any seed."""
+    from datasketch import MinHash
+
+    texts = [d["text"] for d in wiki_docs(6)]
+    sets = [shingles(t) for t in texts] + [shingles(" ".join(texts) * 4), np.empty(0, np.uint32)]
+    assert len(sets[-2]) > 8192  # longer than one group: permuted in chunks
+    for config in (MinhashConfig(bands=21, rows=6), MinhashConfig(bands=14, rows=8, seed=7)):
+        sigs = signatures(sets, config)
+        for s, sig in zip(sets[:-1], sigs):
+            m = MinHash(num_perm=config.num_perm, seed=config.seed, hashfunc=lambda x: x)
+            m.update_batch(s)
+            assert np.array_equal(sig, m.hashvalues)
+        assert (sigs[-1] == np.iinfo(np.uint32).max).all()  # an empty set has no signature
+
+
 # --- documents -------------------------------------------------------------------------------------------------
 
 

@@ -70,12 +70,15 @@ class RecordLog:
         self.close()
 
 
-def read_records(folder: str) -> list[dict]:
-    """All records under a removed/ or quarantine/ folder, in a stable order (by file path)."""
+def iter_records(folder: str):
+    """The records under a removed/ or quarantine/ folder one by one, in a stable order (by file path)."""
     from pathlib import Path
 
-    records = []
     for path in sorted(Path(folder).rglob("*.jsonl.gz")):
         with gzip.open(path, "rb") as f:
-            records.extend(orjson.loads(line) for line in f if line.strip())
-    return records
+            yield from (orjson.loads(line) for line in f if line.strip())
+
+
+def read_records(folder: str) -> list[dict]:
+    """All records under a removed/ or quarantine/ folder, in a stable order (by file path)."""
+    return list(iter_records(folder))

@@ -246,6 +246,6 @@ def score(pairs: list[dict], cluster_of: dict[str, str], threshold: float, margi
     }
 
 
-def clusters_from_removed(records: list[dict]) -> dict[str, str]:
+def clusters_from_removed(records) -> dict[str, str]:
     """id -> representative id, from dedup's removed/ records."""
     return {r["id"]: r["details"]["duplicate_of"] for r in records}
