@@ -34,6 +34,7 @@ with datatrove's rules on plain extracted text (code_blocks and the main-content
 """
 
 import argparse
+import gc
 import copy
 import json
 import os
@@ -225,6 +226,9 @@ def run_side(side: str, texts_path: Path, warm: int) -> dict:
     texts = json.loads(texts_path.read_text())
     chain, decide = chain_of(side)
     decide(chain, Document(text=WARM_UP, id="warm-up"))
+    # The set and the built engines stay alive to the end: out of the collector's scans, or a full collection
+    # over them lands in one pass (0.27 s of a 0.36 s pass of curate's pii seen), whichever side it is.
+    gc.freeze()
     passes, decisions, load_start = [], None, os.getloadavg()[0]
     for _ in range(1 + warm):
         docs = [Document(text=t, id=str(i)) for i, t in enumerate(texts)]
