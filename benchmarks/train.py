@@ -4,8 +4,9 @@
 
 Both train the same `GPT` (float32, eager) on batches of the same shape from random token shards (vocab 4096).
 The plain loop is what a user would write: batches sampled up front in memory, then forward, backward, AdamW
-step, nothing else; it runs twice, with torch's default AdamW and with `fused=True` as ours uses it. Ours adds the mixture sampler (memory-mapped windows, drift check), the WSD schedule,
-gradient clipping, loss logging, progress, and one checkpoint + loss.png at the end.
+step, nothing else; it runs twice, with torch's default AdamW and with `fused=True` as ours uses it. Ours adds
+the mixture sampler (memory-mapped windows, drift check), the WSD schedule, gradient clipping, loss logging,
+progress, and one checkpoint + loss.png at the end.
 
 The same statistic on both sides: the median step, over steps 2..N of a run (the first warms the allocator;
 curate's `tokens_per_s` figure drops it too), as tokens per second (steps x batch x seq_len over the step's wall
