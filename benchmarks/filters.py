@@ -1,19 +1,28 @@
-"""Heuristic rules, side by side: datatrove's Gopher repetition + Gopher quality + C4 + FineWeb chain (with its
-spaCy word tokenizer) against curate's, on the same real text, in one process, one core.
+"""Heuristic rules, side by side: datatrove's Gopher repetition + Gopher quality + C4 + FineWeb chain against
+curate's, on the same real text, each chain in a fresh process of its own, one core.
 
-    python benchmarks/filters.py [--repeat 3] [--min-mb 20] [--labelled] [--extraction]
+    python benchmarks/filters.py [--runs 3] [--warm 1] [--max-mb 0] [--sides ...] [--fasttext]
+    python benchmarks/filters.py --labelled | --extraction
 
 The corpus: the bundled sample read and extracted (web pages after trafilatura, code blocks fenced, books,
-Wikipedia; no filtering), plus every one of those documents cut into ~5 KB pieces at paragraph breaks,
-repeated until it holds at least --min-mb of text. Prints documents per second for three chains measured side
-by side: datatrove's, curate's (code_aware off: datatrove's decisions) and curate's code-aware chain with
-web.yaml's thresholds (these two timed in turns on chunks of 50 documents, so that load changes fall on
-both), the ratios, and the keep/drop agreement of the first two with every disagreement listed (document,
-datatrove's decision, ours). Then fastText prediction throughput: language id (bundled lid.176)
-and a quality classifier trained on the same text.
+Wikipedia; no filtering), each document once. Each side (a chain) runs in a process of its own that has
+processed no document before: after building the chain and one warm-up sentence that is not in the corpus
+(spaCy's pipeline is built on its first call), it times a COLD pass over every document, then --warm passes
+more over the same documents (the WARM figures: word caches filled, curate's and spaCy's alike). Each round
+starts every side once, in an order that turns from round to round; --runs rounds. The figures: documents and
+MB per CPU-second of the side's process (the one to read on a loaded machine; wall seconds too), median and
+spread (min-max) over the rounds, cold and warm apart, and curate's median over each datatrove side's median.
 
-Times are wall seconds and CPU seconds of this process (the CPU figure is the one to read on a loaded machine),
-with the load average at the start and end of the run.
+The sides: `datatrove` as shipped (its spaCy English word tokenizer, which each filter calls, and spaCy's
+sentencizer, which C4 calls on every line); `datatrove-regex` and `datatrove-whitespace`, datatrove's filters
+given a cheap word tokenizer through their `language` argument (which takes a WordTokenizer instance:
+datatrove/utils/word_tokenizers.py, load_word_tokenizer), the best configuration a datatrove user could pick
+without writing a filter; `curate` (code_aware off: datatrove's rules, curate's words) and `curate-code-aware`
+(the chain as web.yaml configures it). Outcome check: the share of documents on which each side takes
+datatrove default's keep/remove decision (and the same reason), every disagreement of `curate` listed.
+
+--fasttext: fastText prediction throughput as well: language id (bundled lid.176) and a quality classifier
+trained on the same text.
 
 --extraction: html_extract's engines on the sample's pages and the labelled set's, as the stage calls them,
 timed side by side: plain text, with code blocks fenced (code_blocks), and with the checks on the main content
@@ -25,9 +34,12 @@ with datatrove's rules on plain extracted text (code_blocks and the main-content
 """
 
 import argparse
+import gc
 import copy
+import json
 import os
 import statistics
+import subprocess
 import tempfile
 import sys
 import time
@@ -43,9 +55,14 @@ readers:
 steps:
   - html_extract: {timeout: 5, code_blocks: true}
 """
+# Built into each chain before the timed passes (spaCy builds its pipeline on the first call); not in the corpus.
+WARM_UP = "Warm-up: this sentence is not in the corpus. It only makes each chain load what it loads lazily."
+SIDES = ("datatrove", "datatrove-regex", "datatrove-whitespace", "curate", "curate-code-aware")
 
 
-def corpus(min_mb: float) -> list[str]:
+def corpus(max_mb: float) -> tuple[list[str], Path]:
+    """The extracted sample, each document once (at most `max_mb` M characters, taken in turn from each source
+    so that the web pages, books and articles all stay in it; 0: all), and the folder of the extracted data."""
     import pyarrow.parquet as pq
 
     from curate.pipeline import run_pipeline
@@ -54,21 +71,16 @@ def corpus(min_mb: float) -> list[str]:
     (tmp / "extract.yaml").write_text(EXTRACT_ONLY)
     out = tmp / "extracted"
     run_pipeline(str(tmp / "extract.yaml"), str(out), tasks=2, workers=2)
-    docs = []
+    by_source = {}
     for path in sorted((out / "data").rglob("*.parquet")):
-        docs += pq.read_table(path, columns=["text"]).column("text").to_pylist()
-    pieces = []
-    for text in docs:
-        piece = []
-        for para in text.split("\n\n"):
-            piece.append(para)
-            if sum(map(len, piece)) > 5000:
-                pieces.append("\n\n".join(piece))
-                piece = []
-    texts = docs + pieces
-    base = list(texts)
-    while sum(map(len, texts)) < min_mb * 1e6:
-        texts += base
+        by_source.setdefault(path.relative_to(out / "data").parts[0], []).extend(
+            pq.read_table(path, columns=["text"]).column("text").to_pylist())
+    texts, size, queues = [], 0, [list(v) for v in by_source.values()]
+    while any(queues) and (not max_mb or size < max_mb * 1e6):
+        for queue in queues:
+            if queue and (not max_mb or size < max_mb * 1e6):
+                texts.append(queue.pop(0))
+                size += len(texts[-1])
     return texts, out / "data"
 
 
@@ -90,10 +102,25 @@ def fasttext_throughput(docs, data_dir: Path, repeat: int) -> None:
         print(f"fastText {stage.name}: {len(docs) / t:9.1f} docs/s/core  median of {repeat}: {t:.2f} s")
 
 
-def datatrove_chain():
+def datatrove_chain(words: str | None = None):
+    """datatrove's four filters at their defaults; `words` "regex" or "whitespace": given that word tokenizer."""
+    import regex
     from datatrove.pipeline.filters import C4QualityFilter, FineWebQualityFilter, GopherQualityFilter, GopherRepetitionFilter
+    from datatrove.utils.word_tokenizers import WhitespaceTokenizer
 
-    return [GopherRepetitionFilter(), GopherQualityFilter(), C4QualityFilter(), FineWebQualityFilter()]
+    class CheapWords(WhitespaceTokenizer):
+        """datatrove's WhitespaceTokenizer keeps its regex sentence splitter (what C4 counts sentences with) but
+        splits words with spaCy's multilingual pipeline; these split them with one regex or str.split."""
+
+        WORD = regex.compile(r"\w+|[^\w\s]+")
+
+        def word_tokenize(self, text: str) -> list[str]:
+            return self.WORD.findall(text) if words == "regex" else text.split()
+
+    # The filters hand `language` to load_word_tokenizer, which returns a WordTokenizer instance as it is.
+    language = {} if words is None else {"language": CheapWords()}
+    return [GopherRepetitionFilter(**language), GopherQualityFilter(**language), C4QualityFilter(**language),
+            FineWebQualityFilter(**language)]
 
 
 def curate_chain():
@@ -183,30 +210,97 @@ def decide_curate(chain, doc):
     return None
 
 
-def timed(decide, chain, docs) -> tuple[float, float, list]:
-    """(wall seconds, CPU seconds, decisions)."""
-    docs = copy.deepcopy(docs)  # C4 rewrites the text of the documents it keeps
-    start, cpu = time.perf_counter(), time.process_time()
-    decisions = [decide(chain, d) for d in docs]
-    return time.perf_counter() - start, time.process_time() - cpu, decisions
+def chain_of(side: str):
+    """(chain, decide) of one side."""
+    if side.startswith("datatrove"):
+        return datatrove_chain(side.partition("-")[2] or None), decide_datatrove
+    return (code_aware_chain() if side == "curate-code-aware" else curate_chain()), decide_curate
 
 
-def interleaved(chains: list, docs, chunk: int = 50) -> list[tuple[float, float, list]]:
-    """(wall s, CPU s, decisions) of each of curate's `chains` over `docs`, timed in turns on chunks of `chunk`
-    documents (the order of the turns alternating), so that a change of load on a shared machine falls on
-    every chain alike."""
-    docs = copy.deepcopy(docs)
-    copies = [docs] + [copy.deepcopy(docs) for _ in chains[1:]]  # C4 rewrites the text of what it keeps
-    wall, cpu, decisions = [0.0] * len(chains), [0.0] * len(chains), [[] for _ in chains]
-    for n, start in enumerate(range(0, len(docs), chunk)):
-        order = range(len(chains)) if n % 2 == 0 else reversed(range(len(chains)))
-        for i in order:
-            batch = copies[i][start : start + chunk]
-            t, c = time.perf_counter(), time.process_time()
-            decisions[i] += [decide_curate(chains[i], d) for d in batch]
-            wall[i] += time.perf_counter() - t
-            cpu[i] += time.process_time() - c
-    return list(zip(wall, cpu, decisions))
+def run_side(side: str, texts_path: Path, warm: int) -> dict:
+    """In this (fresh) process: the cold pass and `warm` passes more of one side over the documents, each pass
+    on fresh copies (C4 rewrites the text of the documents it keeps); CPU and wall seconds of each pass, the
+    decisions of the cold pass, the load average before and after."""
+    from datatrove.data import Document
+
+    texts = json.loads(texts_path.read_text())
+    chain, decide = chain_of(side)
+    decide(chain, Document(text=WARM_UP, id="warm-up"))
+    # The set and the built engines stay alive to the end: out of the collector's scans, or a full collection
+    # over them lands in one pass (0.27 s of a 0.36 s pass of curate's pii seen), whichever side it is.
+    gc.freeze()
+    passes, decisions, load_start = [], None, os.getloadavg()[0]
+    for _ in range(1 + warm):
+        docs = [Document(text=t, id=str(i)) for i, t in enumerate(texts)]
+        start, cpu = time.perf_counter(), time.process_time()
+        out = [decide(chain, d) for d in docs]
+        passes.append({"wall_s": time.perf_counter() - start, "cpu_s": time.process_time() - cpu})
+        decisions = decisions or out
+    return {"side": side, "passes": passes, "decisions": decisions, "load": [load_start, os.getloadavg()[0]]}
+
+
+def spread(values: list[float], fmt: str = "{:.1f}") -> str:
+    return f"{fmt.format(statistics.median(values))} [{fmt.format(min(values))}-{fmt.format(max(values))}]"
+
+
+def side_by_side(args) -> None:
+    """Each side in a fresh process per round; cold and warm rates, ratios, decisions against datatrove's."""
+    texts, data_dir = corpus(args.max_mb)
+    mb = sum(map(len, texts)) / 1e6
+    tmp = Path(tempfile.mkdtemp(prefix="curate-filters-"))
+    (tmp / "texts.json").write_text(json.dumps(texts))
+    sides = args.sides.split(",")
+    print(f"corpus: {len(texts)} documents, {mb:.1f} M characters, each once; {load()}; "
+          f"{args.runs} rounds x {len(sides)} sides, a fresh process per side and round, 1 cold + {args.warm} warm passes")
+    results = {side: [] for side in sides}
+    for r in range(args.runs):
+        order = sides[r % len(sides):] + sides[: r % len(sides)]  # who runs first turns from round to round
+        for side in order:
+            out = tmp / f"{side}-{r}.json"
+            subprocess.run([sys.executable, __file__, "--side", side, "--texts", str(tmp / "texts.json"),
+                            "--warm", str(args.warm), "--out", str(out)], check=True)
+            res = json.loads(out.read_text())
+            results[side].append(res)
+            cold, warm = res["passes"][0], [f"{len(texts) / p['cpu_s']:.1f}" for p in res["passes"][1:]]
+            print(f"  round {r + 1} {side:21} cold {len(texts) / cold['cpu_s']:7.1f} docs/CPU-s "
+                  f"({cold['cpu_s']:.1f} CPU-s, {cold['wall_s']:.1f} s wall), warm {', '.join(warm)}; "
+                  f"load {res['load'][0]:.2f}-{res['load'][1]:.2f}", flush=True)
+
+    def rates(side, which):  # docs per CPU-second of each round: the cold pass, or the median warm pass
+        return [len(texts) / (run["passes"][0]["cpu_s"] if which == "cold" else
+                              statistics.median(p["cpu_s"] for p in run["passes"][1:])) for run in results[side]]
+
+    reference = results[sides[0]][0]["decisions"]
+    print(f"\ndocs per CPU-second, median [min-max] of {args.runs} rounds; MB per CPU-second of the cold median; "
+          f"decisions of the cold pass of round 1 against {sides[0]}'s")
+    print(f"{'side':22} {'cold':>22} {'MB/CPU-s':>9} {'warm':>22} {'same keep/remove':>17} {'same reason':>12} {'kept':>5}")
+    for side in sides:
+        decisions = results[side][0]["decisions"]
+        same = sum((a is None) == (b is None) for a, b in zip(reference, decisions)) / len(texts)
+        reason = sum(a == b for a, b in zip(reference, decisions)) / len(texts)
+        warm = spread(rates(side, "warm")) if args.warm else "-"
+        cold_mb = statistics.median(rates(side, "cold")) * mb / len(texts)
+        print(f"{side:22} {spread(rates(side, 'cold')):>22} {cold_mb:9.3f} {warm:>22} {same:17.2%} {reason:12.2%} "
+              f"{sum(d is None for d in decisions):5}")
+    for ours in (s for s in sides if s.startswith("curate")):
+        for peer in (s for s in sides if s.startswith("datatrove")):
+            for which in ("cold",) + (("warm",) if args.warm else ()):
+                mine, theirs = rates(ours, which), rates(peer, which)
+                paired = [a / b for a, b in zip(mine, theirs)]
+                print(f"{ours} / {peer}, {which}: {statistics.median(mine) / statistics.median(theirs):.2f}x "
+                      f"(median / median; per round {', '.join(f'{x:.2f}' for x in paired)})")
+    seen = set()
+    if "curate" in sides:
+        for i, (a, b) in enumerate(zip(reference, results["curate"][0]["decisions"])):
+            if (a is None) != (b is None) and texts[i][:80] not in seen:
+                seen.add(texts[i][:80])
+                print(f"  differs: doc {i} ({len(texts[i])} chars): {sides[0]} {a or 'keep'}, curate {b or 'keep'}: "
+                      f"{texts[i][:70]!r}")
+    print(load())
+    if args.fasttext:
+        from datatrove.data import Document
+
+        fasttext_throughput([Document(text=t, id=str(i)) for i, t in enumerate(texts)], data_dir, args.runs)
 
 
 def load() -> str:
@@ -242,58 +336,29 @@ def extraction(repeat: int, engines: list[str]) -> None:
 
 
 def main() -> None:
-    from datatrove.data import Document
-
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--min-mb", type=float, default=20)
+    ap.add_argument("--runs", type=int, default=3, help="rounds: each side in a fresh process once per round")
+    ap.add_argument("--warm", type=int, default=1, help="warm passes after the cold one, in the same process")
+    ap.add_argument("--max-mb", type=float, default=0, help="at most this many M characters of the sample (0: all)")
+    ap.add_argument("--sides", default=",".join(SIDES), help="the first is the reference of the decisions")
+    ap.add_argument("--fasttext", action="store_true", help="fastText prediction throughput as well")
+    ap.add_argument("--repeat", type=int, default=3, help="with --extraction: runs")
     ap.add_argument("--labelled", action="store_true", help="only the labelled-set figures")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--extraction", action="store_true", help="only the extraction timings")
     ap.add_argument("--engines", default="resiliparse,trafilatura", help="with --extraction: the engines to time")
+    ap.add_argument("--side", choices=SIDES, help=argparse.SUPPRESS)  # a child process: one side
+    ap.add_argument("--texts", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.labelled:
+    if args.side:
+        args.out.write_text(json.dumps(run_side(args.side, args.texts, args.warm)))
+    elif args.labelled:
         labelled(args.workers)
-        return
-    if args.extraction:
+    elif args.extraction:
         extraction(args.repeat, args.engines.split(","))
-        return
-    texts, data_dir = corpus(args.min_mb)
-    docs = [Document(text=t, id=str(i)) for i, t in enumerate(texts)]
-    mb = sum(map(len, texts)) / 1e6
-    print(f"corpus: {len(docs)} documents, {mb:.1f} M characters; {load()}")
-    dt_chain, cu_chain, ca_chain = datatrove_chain(), curate_chain(), code_aware_chain()
-    timed(decide_datatrove, dt_chain, docs[:50])  # warm up spaCy
-    dt_times, cu_times, ca_times, cu_cpu, ca_cpu = [], [], [], [], []
-    for _ in range(args.repeat):
-        t, _, dt_decisions = timed(decide_datatrove, dt_chain, docs)
-        dt_times.append(t)
-        (t, cpu, cu_decisions), (t2, cpu2, ca_decisions) = interleaved([cu_chain, ca_chain], docs)
-        cu_times.append(t)
-        cu_cpu.append(cpu)
-        ca_times.append(t2)
-        ca_cpu.append(cpu2)
-        print(f"  run: code-aware / curate chain {ca_times[-1] / cu_times[-1]:.2f}x wall, {ca_cpu[-1] / cu_cpu[-1]:.2f}x "
-              f"CPU; {load()}")
-    dt, cu, ca = statistics.median(dt_times), statistics.median(cu_times), statistics.median(ca_times)
-    agree = sum((a is None) == (b is None) for a, b in zip(dt_decisions, cu_decisions))
-    same_reason = sum(a == b for a, b in zip(dt_decisions, cu_decisions))
-    print(f"datatrove: {len(docs) / dt:9.1f} docs/s/core ({mb / dt:.2f} MB/s)  median of {args.repeat}: {dt:.2f} s")
-    print(f"curate:    {len(docs) / cu:9.1f} docs/s/core ({mb / cu:.2f} MB/s)  median of {args.repeat}: {cu:.2f} s")
-    print(f"code-aware: {len(docs) / ca:9.1f} docs/s/core ({mb / ca:.2f} MB/s)  median of {args.repeat}: {ca:.2f} s; "
-          f"kept {sum(d is None for d in ca_decisions)}")
-    print(f"speed-up: {dt / cu:.1f}x; code-aware chain / curate chain: {ca / cu:.2f}x the time "
-          f"({statistics.median(ca_cpu) / statistics.median(cu_cpu):.2f}x the CPU seconds: "
-          f"{statistics.median(ca_cpu):.2f} against {statistics.median(cu_cpu):.2f}); {load()}")
-    print(f"keep/drop agreement: {agree}/{len(docs)} = {agree / len(docs):.4%}; same reason: {same_reason / len(docs):.4%}")
-    kept = sum(d is None for d in cu_decisions)
-    print(f"kept: datatrove {sum(d is None for d in dt_decisions)}, curate {kept}")
-    seen = set()
-    for doc, a, b in zip(docs, dt_decisions, cu_decisions):
-        if (a is None) != (b is None) and doc.text[:80] not in seen:
-            seen.add(doc.text[:80])
-            print(f"  differs: doc {doc.id} ({len(doc.text)} chars): datatrove {a or 'keep'}, curate {b or 'keep'}: {doc.text[:70]!r}")
-    fasttext_throughput(docs, data_dir, args.repeat)
+    else:
+        side_by_side(args)
 
 
 if __name__ == "__main__":

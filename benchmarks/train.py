@@ -4,14 +4,20 @@
 
 Both train the same `GPT` (float32, eager) on batches of the same shape from random token shards (vocab 4096).
 The plain loop is what a user would write: batches sampled up front in memory, then forward, backward, AdamW
-step, nothing else. Ours adds the mixture sampler (memory-mapped windows, drift check), the WSD schedule,
-gradient clipping, loss logging, progress, and one checkpoint + loss.png at the end. tokens/s = steps x batch x
-seq_len / wall time of the loop (ours: the whole `train()` call, setup and checkpoint included, and the
-steady-state median of its per-step figures); each the median of --repeat runs; ratio = ours / plain.
+step, nothing else; it runs twice, with torch's default AdamW and with `fused=True` as ours uses it. Ours adds
+the mixture sampler (memory-mapped windows, drift check), the WSD schedule, gradient clipping, loss logging,
+progress, and one checkpoint + loss.png at the end.
+
+The same statistic on both sides: the median step, over steps 2..N of a run (the first warms the allocator;
+curate's `tokens_per_s` figure drops it too), as tokens per second (steps x batch x seq_len over the step's wall
+time); each side's figure is the median over --repeat runs, with the spread (min-max) of the runs. The three
+loops run in turns in one process, the order turning from run to run. Beside it: curate's whole `train()`
+call (setup and checkpoint included) against the plain loop's whole loop, tokens over wall time.
 """
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -24,7 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from train_gpu import random_shards  # noqa: E402
 
 
-def plain_loop(depth: int, vocab: int, seq_len: int, batch_size: int, steps: int) -> float:
+def plain_loop(depth: int, vocab: int, seq_len: int, batch_size: int, steps: int, fused: bool = False
+               ) -> tuple[float, float]:
+    """(tokens/s of the median step after the first, tokens/s of the whole loop); `fused`: AdamW's one-kernel
+    step, as curate's loop uses it (torch's default on CPU is the per-tensor `foreach` step)."""
     import torch
 
     from curate.train import GPT, GPTConfig
@@ -32,25 +41,31 @@ def plain_loop(depth: int, vocab: int, seq_len: int, batch_size: int, steps: int
     torch.manual_seed(0)
     config = GPTConfig.from_depth(depth, vocab, seq_len, verbose=False)
     model = GPT(config)
-    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=(0.9, 0.95), weight_decay=0.1)
+    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=(0.9, 0.95), weight_decay=0.1, fused=fused)
     batches = [torch.randint(0, vocab, (batch_size, seq_len + 1)) for _ in range(steps)]
+    step_s = []
     t = time.perf_counter()
     for b in batches:
+        t0 = time.perf_counter()
         loss = model(b[:, :-1], b[:, 1:])
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
-    return steps * batch_size * seq_len / (time.perf_counter() - t)
+        step_s.append(time.perf_counter() - t0)
+    whole = time.perf_counter() - t
+    tokens_per_step = batch_size * seq_len
+    return tokens_per_step / statistics.median(step_s[1:]), steps * tokens_per_step / whole
 
 
 def ours(data: Path, out: Path, depth: int, seq_len: int, batch_size: int, steps: int) -> tuple[float, float]:
+    """(tokens/s of the median step after the first, as train() reports it; tokens/s of the whole call)."""
     from curate.train import train
 
     t = time.perf_counter()
     card = train(str(data), {"a": 0.5, "b": 0.5}, depth=depth, tokens=steps * batch_size * seq_len, out_dir=str(out),
                  seq_len=seq_len, batch_size=batch_size, device="cpu", resume=False, progress=False,
                  ckpt_every=10**9, command=sys.argv)
-    return card["tokens_trained"] / (time.perf_counter() - t), card["tokens_per_s"]
+    return card["tokens_per_s"], card["tokens_trained"] / (time.perf_counter() - t)
 
 
 def main() -> None:
@@ -66,21 +81,30 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(a.threads)
+    load_start = [round(x, 2) for x in os.getloadavg()]
     with tempfile.TemporaryDirectory() as tmp:
         data = random_shards(Path(tmp), a.vocab, 2_000_000)
-        plain, whole, steady = [], [], []
+        sides = ("plain", "plain_fused", "ours")
+        runs = {f"{side}_{k}": [] for side in sides for k in ("step", "whole")}
         for r in range(a.repeat):
-            plain.append(plain_loop(a.depth, a.vocab, a.seq_len, a.batch_size, a.steps))
-            w, s = ours(data, Path(tmp) / "run", a.depth, a.seq_len, a.batch_size, a.steps)
-            whole.append(w)
-            steady.append(s)
-    res = {"args": vars(a), "torch": torch.__version__,
-           "plain_tokens_per_s": statistics.median(plain), "ours_tokens_per_s": statistics.median(whole),
-           "ours_steady_tokens_per_s": statistics.median(steady)}
-    res["ratio"] = res["ours_tokens_per_s"] / res["plain_tokens_per_s"]
-    res["ratio_steady"] = res["ours_steady_tokens_per_s"] / res["plain_tokens_per_s"]
+            for side in sides[r % 3:] + sides[: r % 3]:  # who runs first turns from run to run
+                if side.startswith("plain"):
+                    step, whole = plain_loop(a.depth, a.vocab, a.seq_len, a.batch_size, a.steps, side == "plain_fused")
+                else:
+                    step, whole = ours(data, Path(tmp) / "run", a.depth, a.seq_len, a.batch_size, a.steps)
+                runs[f"{side}_step"].append(step)
+                runs[f"{side}_whole"].append(whole)
+    res = {"args": vars(a), "torch": torch.__version__, "load_average_start": load_start,
+           "load_average_end": [round(x, 2) for x in os.getloadavg()]}
+    for key, values in runs.items():
+        res[f"{key}_tokens_per_s"] = {"median": round(statistics.median(values)), "min": round(min(values)),
+                                      "max": round(max(values)), "runs": [round(v) for v in values]}
+    res["ratio_step"] = statistics.median(runs["ours_step"]) / statistics.median(runs["plain_step"])
+    res["ratio_whole"] = statistics.median(runs["ours_whole"]) / statistics.median(runs["plain_whole"])
+    res["ratio_step_per_run"] = [round(o / p, 3) for o, p in zip(runs["ours_step"], runs["plain_step"])]
+    res["ratio_step_fused"] = statistics.median(runs["ours_step"]) / statistics.median(runs["plain_fused_step"])
+    res["ratio_step_fused_per_run"] = [round(o / p, 3) for o, p in zip(runs["ours_step"], runs["plain_fused_step"])]
     print(json.dumps(res, indent=2))
-
 
 if __name__ == "__main__":
     main()
