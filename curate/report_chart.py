@@ -37,7 +37,7 @@ def plot_report(funnels: dict, mix: dict, times: list[tuple[str, float, str]], t
     import matplotlib.pyplot as plt
 
     sources = list(funnels)
-    fig = plt.figure(figsize=(15, 4.2 + 0.55 * max(len(sources), len(times) / 2)))
+    fig = plt.figure(figsize=(15, max(8.5, 4.2 + 0.55 * max(len(sources), len(times) / 2))))
     grid = fig.add_gridspec(2, 2, height_ratios=[1, 1], hspace=0.6, wspace=0.4)
     _plot_funnel(fig.add_subplot(grid[0, 0]), funnels, plt.get_cmap("tab20"))
     _plot_chars(fig.add_subplot(grid[0, 1]), funnels)
@@ -67,9 +67,10 @@ def _plot_funnel(ax, funnels: dict, cmap) -> None:
     if any(f["quarantined"] for f in funnels.values()):
         handles.append(_swatch(QUARANTINED))
         labels.append("quarantined by the reader")
-    ax.legend(handles, labels, fontsize=7, loc="upper left", bbox_to_anchor=(0, -0.18), ncol=3, frameon=False)
-    ax.set_yticks(range(len(sources)), [f"{src}\n{f['records']:,} read\n{f['kept']:,} kept ({100 * f['kept'] / max(f['records'], 1):.0f} %)"
-                                         for src, f in funnels.items()], fontsize=8)
+    ax.legend(handles, labels, fontsize=7, loc="upper left", bbox_to_anchor=(0, -0.2), ncol=3, frameon=False)
+    ticks = [f"{src}\n{f['records']:,} read\n{f['kept']:,} kept ({100 * f['kept'] / max(f['records'], 1):.0f} %)"
+             for src, f in funnels.items()]
+    ax.set_yticks(range(len(sources)), ticks, fontsize=8)
     ax.invert_yaxis()
     ax.set_xlim(0, 100)
     ax.set_xlabel("% of the source's records read")
@@ -91,7 +92,7 @@ def _plot_chars(ax, funnels: dict) -> None:
     ax.set_yticks(list(y), sources)
     ax.invert_yaxis()
     ax.set_xlabel("millions of characters")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0, -0.2), ncol=2, frameon=False)
     ax.set_title("2. How much text of each source was read and kept?", loc="left", fontsize=10)
 
 
@@ -111,7 +112,7 @@ def _plot_mix(ax, mix: dict) -> None:
     ax.invert_yaxis()
     ax.set_xlim(0, 100)
     ax.set_xlabel("% of the corpus")
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(0, -0.18), ncol=len(mix), frameon=False)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(0, -0.2), ncol=len(mix), frameon=False)
     ax.set_title("3. How did the mix of sources change?", loc="left", fontsize=10)
 
 
@@ -122,7 +123,7 @@ def _plot_time(ax, times: list[tuple[str, float, str]]) -> None:
         shown.append((f"{len(rest)} other steps, each under {SMALL_SHARE:.0%}", sum(rest), "other"))
     times = shown
     groups = list(dict.fromkeys(g for _, _, g in times))
-    colours = {g: SOURCE_COLOURS[i % len(SOURCE_COLOURS)] for i, g in enumerate(groups)}
+    colours = {g: SOURCE_COLOURS[i % len(SOURCE_COLOURS)] for i, g in enumerate(groups)} | {"other": QUARANTINED}
     y = range(len(times))
     ax.barh(list(y), [t for _, t, _ in times], color=[colours[g] for _, _, g in times])
     top = max([t for _, t, _ in times] + [1e-9])
