@@ -39,9 +39,15 @@ def plot_report(funnels: dict, mix: dict, times: list[tuple[str, float, str]], t
     sources = list(funnels)
     fig = plt.figure(figsize=(15, max(8.5, 4.2 + 0.55 * max(len(sources), len(times) / 2))))
     grid = fig.add_gridspec(2, 2, height_ratios=[1, 1], hspace=0.6, wspace=0.4)
-    _plot_funnel(fig.add_subplot(grid[0, 0]), funnels, plt.get_cmap("tab20"))
-    _plot_chars(fig.add_subplot(grid[0, 1]), funnels)
-    _plot_mix(fig.add_subplot(grid[1, 0]), mix)
+    panels = [fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1]), fig.add_subplot(grid[1, 0])]
+    if funnels:
+        _plot_funnel(panels[0], funnels, plt.get_cmap("tab20"))
+        _plot_chars(panels[1], funnels)
+        _plot_mix(panels[2], mix)
+    else:  # stats.json of an earlier curate
+        for ax in panels:
+            ax.text(0.5, 0.5, "no counts per source in this stats.json:\nrun the recipe again", ha="center", va="center")
+            ax.axis("off")
     _plot_time(fig.add_subplot(grid[1, 1]), times)
     fig.suptitle(title, fontsize=13)
     fig.savefig(path, dpi=100, bbox_inches="tight")

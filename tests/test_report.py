@@ -81,3 +81,21 @@ def test_conservation_per_source_catches_a_document_counted_for_the_wrong_source
     length["sources"]["books"]["kept"] += 1  # totals still add up; the sources do not
     with pytest.raises(ConservationError, match="web"):
         check_conservation(stats)
+
+
+def test_a_stats_json_without_counts_per_source_still_gets_a_report(two_task_run, tmp_path):
+    import shutil
+
+    from curate.report import write_report
+
+    out = tmp_path / "old"
+    shutil.copytree(two_task_run, out)
+    stats = orjson.loads((out / "stats.json").read_bytes())
+    for summary in [stats, *stats["passes"]]:  # as curate wrote it before it counted sources
+        summary.pop("sources")
+        for stage in summary["stages"]:
+            stage.pop("sources", None)
+    (out / "stats.json").write_bytes(orjson.dumps(stats))
+    md, png = write_report(out)
+    assert "has no counts per source" in md.read_text() and "| length_filter |" in md.read_text()
+    assert png.read_bytes().startswith(b"\x89PNG")
