@@ -24,7 +24,7 @@ from curate.config import ConfigError, PipelineConfig, load_config, override_inp
 from curate.executors import check_parallelism, check_slurm_ready, make_executor
 from curate.io.files import read_json_from, write_json_to
 from curate.io.paths import check_output_folder, check_remote_input, is_remote
-from curate.progress import JobProgress, terminal_to
+from curate.progress import JobProgress, terminal_to, with_probes
 from curate.recipe import Job, plan_recipe
 from curate.stats import check_conservation, merge_rank_stats, summarize_pass, summarize_recipe
 
@@ -174,13 +174,18 @@ def run_recipe(config: PipelineConfig, out: str, executor: str = "local", tasks:
         # A job of steps that only merge small index files runs in this process on the local executor: starting
         # worker processes (each importing the pipeline's libraries again) costs more than its work.
         light = executor == "local" and all(getattr(step, "light", False) for step in job.steps)
-        ex = make_executor(executor, job.steps, job.tasks, 1 if light else workers, logging_dir, ray_address,
+        # a pass counts what it reads and keeps for the progress line (curate.progress), beside the terminal log
+        progress = f"{work}/logs/{job.name}/progress" if job.is_pass else None
+        steps = with_probes(job.steps, sum(k[0] == "reader" for k in job.funnel), progress) if progress else job.steps
+        ex = make_executor(executor, steps, job.tasks, 1 if light else workers, logging_dir, ray_address,
                            slurm=slurm, depends=previous, job_name=f"{config.name}-{job.name}")
         if executor == "slurm":  # submitted together at the end, each depending on the one before
             previous = ex
             continue
         terminal = None if display == "verbose" else f"{work}/logs/{job.name}/terminal.log"
-        ticker = JobProgress(f"[{i}/{len(jobs)}] {job.name}", logging_dir, job.tasks) if display == "progress" else nullcontext()
+        ticker = JobProgress(f"[{i}/{len(jobs)}] {job.name}", logging_dir, job.tasks, progress=progress,
+                             input_bytes=sum(size for *_, size in _input_listing(job.steps)) if progress else 0
+                             ) if display == "progress" else nullcontext()
         with terminal_to(terminal), ticker:
             ex.run()
         # datatrove's Ray executor only logs "Only k/n tasks completed"; a run with a failed task must fail.

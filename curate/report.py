@@ -1,10 +1,13 @@
-"""`curate report OUT`: what each stage kept, removed and quarantined, and why, as markdown and a PNG chart."""
+"""`curate report OUT`: what each stage kept, removed and quarantined, and why, as markdown and a PNG chart:
+the funnel per source (documents and characters read, removed by each stage and reason, kept), each source's
+share of the corpus before and after, the funnel per stage, where the time went, and examples of removals."""
 
 import gzip
 from pathlib import Path
 
 import orjson
 
+from curate.report_chart import plot_report
 from curate.stats import load_stats
 
 EXAMPLES_PER_REASON = 2
@@ -30,28 +33,6 @@ def collect_examples(folder: Path, key: str, text_key: str) -> dict[tuple[str, s
     return examples
 
 
-def plot_stages(stats: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = _flow_rows(stats)
-    names = [r[0] for r in rows]
-    fig, axes = plt.subplots(1, 2, figsize=(12, 0.5 * len(rows) + 2))
-    for ax, (i, o, title) in zip(axes, ((1, 2, "documents"), (3, 4, "characters"))):
-        y = range(len(rows))
-        ax.barh([v - 0.2 for v in y], [r[i] for r in rows], height=0.4, label="in", color="#9ecae1")
-        ax.barh([v + 0.2 for v in y], [r[o] for r in rows], height=0.4, label="out (kept)", color="#3182bd")
-        ax.set_yticks(list(y), names)
-        ax.invert_yaxis()
-        ax.set_title(f"{title} in and out per stage")
-        ax.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
 def _flow_rows(stats: dict) -> list[tuple]:
     """(stage, docs in, docs out, chars in, chars out) for every stage, readers first."""
     rows = []
@@ -67,11 +48,121 @@ def _flow_rows(stats: dict) -> list[tuple]:
     return rows
 
 
+def _pct(part: float, whole: float) -> str:
+    return f"{100 * part / whole:.1f} %" if whole else "-"
+
+
+def _mchars(n: int) -> str:
+    return f"{n / 1e6:.2f} M"
+
+
+def _stage_name(stats: dict, s: dict) -> str:
+    return f"{s['pass']}: {s['stage']}" if len(stats.get("passes") or ()) > 1 else s["stage"]
+
+
+def _reasons_text(reasons: dict) -> str:
+    return ", ".join(f"{r} {n:,}" for r, n in sorted(reasons.items(), key=lambda kv: -kv[1]))
+
+
+def source_funnels(stats: dict) -> dict:
+    """{source: its funnel over the recipe}: the recipe's per-source totals and the documents each stage removed."""
+    funnels = {}
+    for src, c in (stats.get("sources") or {}).items():
+        by_stage = {}
+        for s in stats["stages"]:
+            if s["kind"] == "step" and (n := s.get("sources", {}).get(src, {}).get("removed")):
+                by_stage[s["stage"]] = by_stage.get(s["stage"], 0) + n
+        funnels[src] = {**c, "removed_by_stage": by_stage}
+    return funnels
+
+
+def source_lines(stats: dict) -> list[str]:
+    """The sources table (what came in, what was kept, the mix before and after) and one funnel table per source."""
+    sources = stats.get("sources") or {}
+    if not sources:
+        return ["This run's stats.json has no counts per source (written by an earlier curate); run it again to "
+                "see them.", ""]
+    docs_in = sum(c["records"] for c in sources.values())
+    docs_kept = sum(c["kept"] for c in sources.values())
+    chars_in = sum(c["chars_in"] for c in sources.values())
+    chars_kept = sum(c["chars_kept"] for c in sources.values())
+    lines = [
+        "| source | records read | kept | kept % | removed | quarantined | characters read | characters kept | "
+        "share of documents, read -> kept | share of characters, read -> kept |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for src, c in sources.items():
+        lines.append(
+            f"| {src} | {c['records']:,} | {c['kept']:,} | {_pct(c['kept'], c['records'])} | {c['removed']:,} | "
+            f"{c['quarantined']:,} | {_mchars(c['chars_in'])} | {_mchars(c['chars_kept'])} | "
+            f"{_pct(c['records'], docs_in)} -> {_pct(c['kept'], docs_kept)} | "
+            f"{_pct(c['chars_in'], chars_in)} -> {_pct(c['chars_kept'], chars_kept)} |"
+        )
+    lines += ["", "Characters read are the text as each reader gives it: the HTML of web pages, before extraction.", ""]
+    first_pass = stats["stages"][0].get("pass")
+    for src in sources:
+        lines += [f"### {src}", "", "| stage | documents in | removed | why | documents out | characters in | characters out |",
+                  "| --- | ---: | ---: | --- | ---: | ---: | ---: |"]
+        idle, skipped = [], []
+        for s in stats["stages"]:
+            c = s.get("sources", {}).get(src)
+            if c is None or s["kind"] == "writer":
+                continue
+            name = _stage_name(stats, s)
+            if s["kind"] == "step" and not c["removed"] and c["chars_in"] == c["chars_out"] and c["passed_through"] < c["in"]:
+                idle.append(name)  # applied, and changed nothing of this source
+                continue
+            if s["kind"] == "reader":
+                if s.get("pass") != first_pass and not c["quarantined"]:
+                    continue  # a later pass reading back what the one before wrote
+                lines.append(f"| {name} | {c['records']:,} records | {c['quarantined']:,} quarantined | "
+                             f"{_reasons_text(c['quarantine_reasons'])} | {c['documents']:,} | | {c['chars_out']:,} |")
+            elif c["in"] and c["passed_through"] == c["in"]:
+                skipped.append(name)
+            else:
+                why = _reasons_text(c["removed_reasons"])
+                if c["chars_out"] != c["chars_in"] and not why:
+                    why = "text of kept documents changed"
+                lines.append(f"| {name} | {c['in']:,} | {c['removed']:,} | {why} | "
+                             f"{c['kept']:,} | {c['chars_in']:,} | {c['chars_out']:,} |")
+        c = sources[src]
+        lines += [f"| **kept** | | | | **{c['kept']:,}** | | **{c['chars_kept']:,}** |", ""]
+        if idle:
+            lines += [f"Applied to {src}, and neither removed nor changed any of it: {', '.join(idle)}.", ""]
+        if skipped:
+            lines += [f"Not applied to {src} (their `sources` leave it out): {', '.join(skipped)}.", ""]
+    return lines
+
+
+def time_rows(stats: dict) -> list[tuple[str, float, str]]:
+    """(label, task-seconds, pass or job) in the order the jobs ran: each pass's stages, the index jobs after
+    the pass whose output they read."""
+    index = [j for j in stats.get("jobs") or () if "counts" in j]
+    rows = []
+    for i, p in enumerate(stats.get("passes") or [{"pass": "pass-1", "stages": stats["stages"]}]):
+        rows += [(f"{p['pass']} · {s['stage']}", s["time_s"], p["pass"]) for s in p["stages"]]
+        if i == 0:  # every index job reads what the first pass (or the one before it) wrote
+            rows += [(j["job"], j["time_s"], "index jobs") for j in index]
+    return rows
+
+
+def time_lines(stats: dict) -> list[str]:
+    rows = time_rows(stats)
+    total = sum(t for _, t, _ in rows)
+    lines = [f"Task-seconds: the time each step spent in its own work, summed over the tasks of its job "
+             f"({total:.1f} s in all; the run took {stats.get('wall_s')} s of wall time).", "",
+             "| job · step | task-seconds | share |", "| --- | ---: | ---: |"]
+    lines += [f"| {label} | {t:.1f} | {_pct(t, total)} |" for label, t, _ in rows]
+    return lines + [""]
+
+
 def write_report(out: str | Path) -> tuple[Path, Path]:
     out = Path(out)
     stats = load_stats(out)
     png = out / "report.png"
-    plot_stages(stats, png)
+    funnels = source_funnels(stats)
+    mix = {src: (c["records"], c["kept"], c["chars_in"], c["chars_kept"]) for src, c in funnels.items()}
+    plot_report(funnels, mix, time_rows(stats), f"curate report: {stats.get('pipeline', out.name)}", png)
     removed = collect_examples(out / "removed", "stage", "text")
     quarantined = collect_examples(out / "quarantine", "source", "preview")
     t = stats["totals"]
@@ -88,7 +179,12 @@ def write_report(out: str | Path) -> tuple[Path, Path]:
           f"{p['totals']['quarantined']} quarantined" for p in stats.get("passes") or ()),
         *([f"- between the passes: {index_jobs}", ""] if (index_jobs := ", ".join(
             f"{j['job']} ({j['time_s']} s)" for j in stats.get("jobs") or () if "counts" in j)) else [""]),
-        "![documents and characters per stage](report.png)",
+        "![what happened to each source, the mix before and after, where the time went](report.png)",
+        "",
+        "## Sources: what came in and what was kept",
+        "",
+        *source_lines(stats),
+        "## Every stage, all sources",
         "",
         "| stage | docs in | docs out | removed/quarantined | chars in | chars out | time (s) |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -96,7 +192,8 @@ def write_report(out: str | Path) -> tuple[Path, Path]:
     for (name, d_in, d_out, c_in, c_out), s in zip(_flow_rows(stats), stats["stages"]):
         dropped = s.get("removed", s.get("quarantined", 0))
         lines.append(f"| {name} | {d_in} | {d_out} | {dropped} | {c_in} | {c_out} | {s['time_s']} |")
-    lines += ["", "## Why documents were removed", ""]
+    lines += ["", "## Where the time went", "", *time_lines(stats)]
+    lines += ["## Why documents were removed", ""]
     any_reason = False
     for s in stats["stages"]:
         for reason, n in s.get("removed_reasons", {}).items():

@@ -1,7 +1,8 @@
 """The base class of every curate stage that can change or remove documents.
 
 A stage fills in one method, `process(doc)`, returning the (possibly changed) document to keep it or a
-`Drop` to remove it. The base class counts documents and characters in and out, times the stage, and
+`Drop` to remove it. The base class counts documents and characters in and out (in total and per source),
+times the stage, and
 writes every removed document to `OUT/removed/<stage>/` with the stage's name and the reason, so that for
 every stage: documents in = documents kept + documents removed.
 
@@ -23,6 +24,7 @@ from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
 from curate.io.records import RecordLog, RecordScrubber, error_text, scrub_strings
+from curate.stats import per_source
 
 
 @dataclass
@@ -87,13 +89,14 @@ class Stage(PipelineStep):
         batch, chars = [], 0
         try:
             for doc in data:
-                self.stat_update("in")
-                self.stat_update("chars_in", value=len(doc.text))
-                if self.sources is not None and doc.metadata.get("source") not in self.sources:
+                source = doc.metadata.get("source")
+                self.stat_update(*per_source(("in",), source))
+                self.stat_update(*per_source(("chars_in",), source), value=len(doc.text))
+                if self.sources is not None and source not in self.sources:
                     yield from self._finish(batch, removed)  # first the documents before it: the order stays
                     batch, chars = [], 0
-                    self.stat_update("kept", "passed_through")
-                    self.stat_update("chars_out", value=len(doc.text))
+                    self.stat_update(*per_source(("kept", "passed_through"), source))
+                    self.stat_update(*per_source(("chars_out",), source), value=len(doc.text))
                     yield doc
                     continue
                 batch.append(doc)
@@ -125,13 +128,14 @@ class Stage(PipelineStep):
             except Exception:  # one document's surprise: find it, remove it with the error, keep the task going
                 results = [self._process_alone(doc) for doc in batch]
         for doc, result in zip(batch, results, strict=True):
+            source = doc.metadata.get("source")  # the source the document came in with: a stage may not change it
             if isinstance(result, Drop):
-                self.stat_update("removed", f"removed:{result.reason}")
+                self.stat_update(*per_source(("removed", f"removed:{result.reason}"), source))
                 if removed is not None:
                     removed.write(removed_record(doc, self.stage_name or self.name, result, self.scrub_removed))
                 continue
-            self.stat_update("kept")
-            self.stat_update("chars_out", value=len(result.text))
+            self.stat_update(*per_source(("kept",), source))
+            self.stat_update(*per_source(("chars_out",), source), value=len(result.text))
             yield result
 
 

@@ -33,8 +33,28 @@ def merge_rank_stats(logging_dir: str, tasks: int) -> list[dict]:
     return merged
 
 
+# A label counted per source is the label, "@" and the source ("kept@web", "removed:too_few_words@web"): a
+# source is a name of letters, digits, '.', '_' and '-' (curate.io.paths.check_name), so "@" cannot occur in it.
+SOURCE_MARK = "@"
+
+
+def per_source(labels: tuple[str, ...], source: str | None) -> tuple[str, ...]:
+    """`labels` and, when the document has a source, each of them counted for that source too."""
+    return labels if source is None else labels + tuple(f"{label}{SOURCE_MARK}{source}" for label in labels)
+
+
 def _reasons(labels: Counter, prefix: str) -> dict:
-    return {k[len(prefix) :]: int(v) for k, v in sorted(labels.items()) if k.startswith(prefix)}
+    return {k[len(prefix) :]: int(v) for k, v in sorted(labels.items()) if k.startswith(prefix) and SOURCE_MARK not in k}
+
+
+def _by_source(labels: Counter) -> dict[str, Counter]:
+    """The per-source labels of one step: {source: Counter(label without the source: value)}."""
+    sources: dict[str, Counter] = {}
+    for key, value in labels.items():
+        if SOURCE_MARK in key:
+            label, source = key.rsplit(SOURCE_MARK, 1)
+            sources.setdefault(source, Counter())[label] += value
+    return dict(sorted(sources.items()))
 
 
 def summarize_pass(funnel: list[tuple], merged: list[dict]) -> dict:
@@ -43,12 +63,14 @@ def summarize_pass(funnel: list[tuple], merged: list[dict]) -> dict:
     stages = []
     for kind, acc in zip(funnel, merged, strict=True):
         labels, time_s = acc["labels"], round(acc["time_s"], 3)
+        by_source = _by_source(labels)
         if kind[0] == "reader":
             stages.append({
                 "stage": kind[1], "kind": "reader", "source": kind[2],
                 "records": int(labels["records"]), "documents": int(labels["documents"]),
                 "quarantined": int(labels["quarantined"]), "quarantine_reasons": _reasons(labels, "quarantined:"),
                 "chars_out": int(labels["chars_out"]), "time_s": time_s,
+                "sources": {src: _reader_counts(c) for src, c in by_source.items()},
             })
         elif kind[0] == "step":
             stages.append({
@@ -56,6 +78,7 @@ def summarize_pass(funnel: list[tuple], merged: list[dict]) -> dict:
                 "in": int(labels["in"]), "kept": int(labels["kept"]), "removed": int(labels["removed"]),
                 "passed_through": int(labels["passed_through"]), "removed_reasons": _reasons(labels, "removed:"),
                 "chars_in": int(labels["chars_in"]), "chars_out": int(labels["chars_out"]), "time_s": time_s,
+                "sources": {src: _step_counts(c) for src, c in by_source.items()},
             })
         else:
             stages.append({"stage": "write", "kind": "writer", "folder": kind[1], "kept": int(labels["kept"]),
@@ -68,7 +91,48 @@ def summarize_pass(funnel: list[tuple], merged: list[dict]) -> dict:
         "removed": sum(s["removed"] for s in steps),
         "quarantined": sum(s["quarantined"] for s in readers),
     }
-    return {"stages": stages, "totals": totals}
+    return {"stages": stages, "totals": totals, "sources": _pass_sources(stages)}
+
+
+def _reader_counts(c: Counter) -> dict:
+    # records are counted per reader, not per source (a parquet reader's `source_key` gives each row its own
+    # source); a source's records are its documents and the records quarantined in its name
+    return {"records": int(c["documents"] + c["quarantined"]), "documents": int(c["documents"]),
+            "quarantined": int(c["quarantined"]), "quarantine_reasons": _reasons(c, "quarantined:"),
+            "chars_out": int(c["chars_out"])}
+
+
+def _step_counts(c: Counter) -> dict:
+    return {"in": int(c["in"]), "kept": int(c["kept"]), "removed": int(c["removed"]),
+            "passed_through": int(c["passed_through"]), "removed_reasons": _reasons(c, "removed:"),
+            "chars_in": int(c["chars_in"]), "chars_out": int(c["chars_out"])}
+
+
+def _pass_sources(stages: list[dict]) -> dict:
+    """Per source, one pass's funnel: records read, quarantined, removed, kept (what the last stage passed, or
+    the readers' documents in a pass without stages), characters read and kept. Empty for stats written
+    before sources were counted."""
+    readers = [s for s in stages if s["kind"] == "reader"]
+    steps = [s for s in stages if s["kind"] == "step"]
+    out: dict[str, dict] = {}
+    for r in readers:
+        for src, c in r.get("sources", {}).items():
+            acc = out.setdefault(src, {"records": 0, "quarantined": 0, "removed": 0, "kept": 0, "chars_in": 0, "chars_kept": 0})
+            acc["records"] += c["records"]
+            acc["quarantined"] += c["quarantined"]
+            acc["chars_in"] += c["chars_out"]
+            if not steps:
+                acc["kept"] += c["documents"]
+                acc["chars_kept"] += c["chars_out"]
+    for s in steps:
+        for src, c in s.get("sources", {}).items():
+            out.setdefault(src, {"records": 0, "quarantined": 0, "removed": 0, "kept": 0, "chars_in": 0, "chars_kept": 0})
+            out[src]["removed"] += c["removed"]
+    if steps:
+        for src, acc in out.items():
+            last = steps[-1].get("sources", {}).get(src, {"kept": 0, "chars_out": 0})
+            acc["kept"], acc["chars_kept"] = last["kept"], last["chars_out"]
+    return dict(sorted(out.items()))
 
 
 def summarize_recipe(passes: list[dict]) -> dict:
@@ -82,7 +146,24 @@ def summarize_recipe(passes: list[dict]) -> dict:
         "removed": sum(p["totals"]["removed"] for p in passes),
         "quarantined": sum(p["totals"]["quarantined"] for p in passes),
     }
-    return {"passes": passes, "stages": stages, "totals": totals}
+    return {"passes": passes, "stages": stages, "totals": totals, "sources": _recipe_sources(passes)}
+
+
+def _recipe_sources(passes: list[dict]) -> dict:
+    """Per source, the recipe's funnel: read by the first pass, removed and quarantined in any pass, kept by the
+    last; characters as the first pass read them (HTML for web pages) and as the last kept them."""
+    first, last = passes[0].get("sources", {}), passes[-1].get("sources", {})
+    out = {}
+    for src in sorted(set(first) | set(last)):
+        out[src] = {
+            "records": first.get(src, {}).get("records", 0),
+            "kept": last.get(src, {}).get("kept", 0),
+            "removed": sum(p.get("sources", {}).get(src, {}).get("removed", 0) for p in passes),
+            "quarantined": sum(p.get("sources", {}).get(src, {}).get("quarantined", 0) for p in passes),
+            "chars_in": first.get(src, {}).get("chars_in", 0),
+            "chars_kept": last.get(src, {}).get("chars_kept", 0),
+        }
+    return out
 
 
 def check_pass(summary: dict) -> list[str]:
@@ -104,6 +185,28 @@ def check_pass(summary: dict) -> list[str]:
             flowing = s["kept"]
         elif s["kept"] != flowing:
             problems.append(f"writer wrote {s['kept']} documents, the last stage passed {flowing}")
+    return problems + _check_sources(stages)
+
+
+def _check_sources(stages: list[dict]) -> list[str]:
+    """The same equations per source, where the stats count sources: each stage's documents of a source =
+    kept + removed, and each stage receives what the one before passed of it."""
+    problems = []
+    flowing = Counter()
+    for r in (s for s in stages if s["kind"] == "reader"):
+        for src, c in r.get("sources", {}).items():
+            flowing[src] += c["documents"]
+    if not flowing:
+        return problems  # stats written before sources were counted
+    for s in (s for s in stages if s["kind"] == "step"):
+        got = Counter({src: c["in"] for src, c in s.get("sources", {}).items()})
+        for src in sorted(set(got) | set(flowing)):
+            c = s.get("sources", {}).get(src, {"in": 0, "kept": 0, "removed": 0})
+            if c["in"] != flowing[src]:
+                problems.append(f"{s['stage']}: received {c['in']} documents of {src}, the stage before passed {flowing[src]}")
+            if c["in"] != c["kept"] + c["removed"]:
+                problems.append(f"{s['stage']}: {src}: {c['in']} in != {c['kept']} kept + {c['removed']} removed")
+        flowing = Counter({src: c["kept"] for src, c in s.get("sources", {}).items()})
     return problems
 
 
@@ -120,6 +223,10 @@ def check_conservation(summary: dict) -> None:
     t = summary["totals"]
     if t["records"] != t["kept"] + t["removed"] + t["quarantined"]:
         problems.append(f"{t['records']} records != {t['kept']} kept + {t['removed']} removed + {t['quarantined']} quarantined")
+    for src, c in (summary.get("sources") or {}).items():
+        if c["records"] != c["kept"] + c["removed"] + c["quarantined"]:
+            problems.append(f"{src}: {c['records']} records != {c['kept']} kept + {c['removed']} removed + "
+                            f"{c['quarantined']} quarantined")
     summary["conserved"] = not problems
     if problems:
         raise ConservationError("documents unaccounted for: " + "; ".join(problems))

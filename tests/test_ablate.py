@@ -14,6 +14,7 @@ from curate.ablate import ablate, load_ablation_config, make_plan
 from curate.ablate.fit import fit_all, held_out, kl_to, mixture_folds, propose, spearman
 from curate.ablate.laws import EPS, LAWS, fit_law, predict_metric
 from curate.ablate.plan import dirichlet_mixtures, grid_mixtures
+from curate.ablate.plots import effect_matrix
 from curate.config import ConfigError
 from curate.evaluate.metrics import Metric
 
@@ -179,7 +180,19 @@ def test_ledger_resumes_and_report_matches_eval_files(corpus, tmp_path):
     assert f"{b_mean:.4f} ± {b_std:.4f}" in report and f"({x - b_mean:+.4f}" in report
     assert "Spearman" in report and "underdetermined" in report
     assert "Proposed mixture for `bpb_books` (lower is better)" in report and "## Evaluation size" in report
-    assert (out / "metrics_vs_weights.png").stat().st_size > 0 and (out / "simplex.png").is_file()
+    for png in ("effects.png", "metrics_vs_weights.png", "simplex.png"):
+        assert (out / png).read_bytes().startswith(b"\x89PNG") and f"]({png})" in report
+    assert "What does each mixture change against the baseline?" in report
+    # the effects figure: + is better in every column, whichever way the metric points, as the table flags it
+    summary = json.loads((out / "summary.json").read_text())
+    mixtures = [row for row in summary["rows"] if row["tag"] != "baseline"]
+    metrics = list(mixtures[0]["metrics"])
+    change = effect_matrix(mixtures, metrics, {m: BPB if m.startswith("bpb") else ACC for m in metrics})
+    flagged = [(i, j) for i, row in enumerate(mixtures) for j, m in enumerate(metrics) if row["metrics"][m]["flag"]]
+    assert flagged and all(np.sign(change[i, j]) == mixtures[i]["metrics"][metrics[j]]["flag"] for i, j in flagged)
+    x, base = evals["books90-web10_t1.54k_s0"]["bpb"]["books"], b_mean
+    assert change[[r["mixture"] for r in mixtures].index("books90-web10"), metrics.index("bpb_books")] == \
+        pytest.approx(100 * (base - x) / base)
 
 
 # ---- the mixing law ---------------------------------------------------------------------------------------

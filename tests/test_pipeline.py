@@ -236,8 +236,22 @@ def test_the_terminal_shows_a_line_per_job_and_datatrove_output_goes_to_a_file(i
     cmd = CURATE + ["run", str(inputs / "test.yaml"), "--tasks", "2", "--workers", "2", "-o"]
     proc = subprocess.run(cmd + [str(tmp_path / "progress")], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "[1/2] pass-1: 2/2 tasks" in proc.stdout and "[2/2] stats: 1/1 tasks" in proc.stdout
+    assert "[2/2] stats: 1/1 tasks, done in " in proc.stdout
     assert "Stats" not in proc.stdout + proc.stderr and len(proc.stdout.splitlines()) < 12
+    # the pass's last line: what its tasks counted, as stats.json counts it; the input files all read
+    stats = orjson.loads((tmp_path / "progress" / "stats.json").read_bytes())["passes"][0]
+    docs = sum(s["documents"] for s in stats["stages"] if s["kind"] == "reader")
+    counts = [orjson.loads(f.read_bytes()) for f in (tmp_path / "progress" / "logs" / "pass-1" / "progress").glob("*.json")]
+    assert len(counts) == 2 and all(c["done"] for c in counts)
+    assert sum(c["documents"] for c in counts) == docs and sum(c["kept"] for c in counts) == stats["totals"]["kept"]
+    assert sum(c["input_bytes_done"] for c in counts) == sum(f.stat().st_size for d in ("web", "wiki") for f in (inputs / d).iterdir()) \
+        + sum(f.stat().st_size for f in (REPO / "curate" / "data" / "books").iterdir())
+    chars = sum(s["chars_out"] for s in stats["stages"] if s["kind"] == "reader")
+    mb = sum(c["bytes"] for c in counts)
+    assert chars <= mb < 1.1 * chars  # UTF-8 bytes of the text read: a little more than its characters
+    final = [line for line in proc.stdout.splitlines() if line.startswith("[1/2] pass-1: ")][-1]
+    assert final.startswith(f"[1/2] pass-1: {docs:,} docs ({mb / 1e6:.1f} MB) read, "), final
+    assert f" docs/s, {100 * stats['totals']['kept'] / docs:.0f}% kept, 2/2 tasks, done in " in final
     terminal = (tmp_path / "progress" / "logs" / "pass-1" / "terminal.log").read_text()
     assert "Launching pipeline for rank=" in terminal  # datatrove's own output, kept
     quiet = subprocess.run(cmd + [str(tmp_path / "quiet"), "--quiet"], capture_output=True, text=True, timeout=300)

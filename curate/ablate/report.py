@@ -283,7 +283,7 @@ def write_report(cfg: AblationConfig, runs: list[RunSpec], finished: dict[str, d
                  warnings: list[str] | None = None, verify: dict | None = None) -> dict:
     """Writes report.md, the CSVs, the olmix files, the plots and fit.json; returns the summary."""
     from curate.ablate.olmix import write_olmix
-    from curate.ablate.plots import plot_all
+    from curate.ablate.plots import QUESTIONS, plot_all, target_metric
 
     records, specs, derived = collect(runs, out_dir, finished)
     rows = table_rows(records, specs)
@@ -327,7 +327,10 @@ def write_report(cfg: AblationConfig, runs: list[RunSpec], finished: dict[str, d
     else:  # a verification of an earlier fit must not sit beside this report
         (out_dir / "verify.json").unlink(missing_ok=True)
     if plots:
-        md += ["## Plots", ""] + [f"![{Path(f).stem}]({Path(f).name})" for f in plots] + [""]
+        md += ["## Plots", ""]
+        for f in plots:
+            question = QUESTIONS[Path(f).name].format(metric=f"`{target_metric(list(specs), fit.get('proposal'))}`")
+            md += [question, "", f"![{Path(f).stem}]({Path(f).name})", ""]
     md += ["## Files", "",
            "- `ratios.csv`, `metrics.csv`, `priors.json`, `olmix-fit.yaml`: the hand-off to olmix "
            "(`olmix fit --config olmix-fit.yaml --output-dir DIR`); metrics.csv is lower-is-better throughout "

@@ -26,6 +26,7 @@ from datatrove.utils.logging import logger
 
 from curate.io.paths import check_name
 from curate.io.records import RecordLog, RecordScrubber, error_text, scrub_strings
+from curate.stats import SOURCE_MARK, per_source
 
 MiB = 1 << 20
 PREVIEW_CHARS = 200
@@ -149,10 +150,14 @@ class SourceReader(BaseDiskReader):
                 continue
             item.metadata.setdefault("position", last)
             self.stat_update("chars_out", value=len(item.text))
+            # per source (a record may name its own: parquet's `source_key`), for the report's funnel per source
+            source = item.metadata["source"]
+            self.stat_update(f"documents{SOURCE_MARK}{source}")
+            self.stat_update(f"chars_out{SOURCE_MARK}{source}", value=len(item.text))
             yield item
 
     def quarantine(self, filepath: str, bad: Bad) -> None:
-        self.stat_update("quarantined", f"quarantined:{bad.reason}")
+        self.stat_update(*per_source(("quarantined", f"quarantined:{bad.reason}"), self.source))
         record = scrub_strings(bad.record, self.scrub_quarantined)
         detail = scrub_strings(bad.detail, self.scrub_quarantined)
         logger.warning(f"quarantined {self.data_folder.resolve_paths(filepath)}: record {record}: {bad.reason} {detail}".rstrip())
