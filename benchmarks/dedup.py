@@ -137,9 +137,10 @@ def measure(args, system: str, n_docs: int, pairs: list[dict], own_pairs: list[d
     s = score(pairs, result["cluster_of"], args.threshold)
     row.update(docs_per_s=round(n_docs / row["wall_s"]), docs_per_cpu_s=round(n_docs / row["cpu_s"]),
                removed=result["stats"]["removed"], precision=s["precision"], recall=s["recall"],
-               found_by_bin={k: v["found"] for k, v in s["bins"].items()},
-               # removed documents that are no planted copy: near-duplicates nobody planted (or false positives)
-               removed_unplanted=len(set(result["cluster_of"]) - {p["b"] for p in pairs}))
+               found_by_bin={k: v["found"] for k, v in s["bins"].items()})
+    if system == "curate":  # its cluster_of holds the removed documents only (datatrove's, every member)
+        # removed documents that are no planted copy: near-duplicates nobody planted (or false positives)
+        row["removed_unplanted"] = len(set(result["cluster_of"]) - {p["b"] for p in pairs})
     if own_pairs is not None:
         own = score(own_pairs, result["cluster_of"], args.threshold)
         row.update(precision_own=own["precision"], recall_own=own["recall"])
@@ -150,8 +151,8 @@ def measure(args, system: str, n_docs: int, pairs: list[dict], own_pairs: list[d
 
 def median_row(runs: list[dict]) -> dict:
     """The median of every timing and memory figure over repeats; the outcome must not change between them."""
-    outcome = {k: runs[0][k] for k in ("system", "docs", "removed", "precision", "recall", "found_by_bin", "removed_unplanted")
-               + tuple(k for k in ("precision_own", "recall_own") if k in runs[0])}
+    outcome = {k: runs[0][k] for k in ("system", "docs", "removed", "precision", "recall", "found_by_bin")
+               + tuple(k for k in ("removed_unplanted", "precision_own", "recall_own") if k in runs[0])}
     if any({k: r[k] for k in outcome} != outcome for r in runs):
         raise SystemExit(f"{outcome['system']}: the result changed between repeats: {runs}")
     figures = ("wall_s", "cpu_s", "docs_per_s", "docs_per_cpu_s", "peak_rss_mb", "tree_rss_mb", "processes")
