@@ -218,6 +218,18 @@ def compare(args) -> None:
     print(f"\nmedian of {args.repeat}:\n" + markdown(rows), flush=True)
 
 
+def curate_alone(args, work: Path, n_docs: int, pairs: list[dict], extra: dict) -> tuple[list[dict], dict]:
+    """--repeat runs of curate on the corpus in `work`: the runs and their medians (also in work/results.json)."""
+    args.work = str(work)
+    rows = []
+    for _ in range(args.repeat):
+        rows.append(measure(args, "curate", n_docs, pairs))
+        print(json.dumps(rows[-1]), flush=True)
+    summary = median_row(rows)
+    (work / "results.json").write_text(json.dumps({**extra, "median": summary, "runs": rows}, indent=1))
+    return rows, summary
+
+
 def short_docs(args) -> None:
     """curate alone on --short-docs short documents: the peak memory of the whole process tree at scale."""
     from kits.dedup_pairs import short_corpus, write_columns, write_pairs
@@ -232,13 +244,7 @@ def short_docs(args) -> None:
         print(f"corpus: {len(ids):,} documents, {len(pairs):,} planted pairs, {args.files} files, "
               f"{time.monotonic() - t:.0f} s", flush=True)
     pairs = [json.loads(line) for line in open(work / "pairs.jsonl")]
-    args.work = str(work)
-    rows = []
-    for _ in range(args.repeat):
-        rows.append(measure(args, "curate", args.short_docs, pairs))
-        print(json.dumps(rows[-1]), flush=True)
-    summary = median_row(rows)
-    (work / "results.json").write_text(json.dumps({"median": summary, "runs": rows}, indent=1))
+    rows, summary = curate_alone(args, work, args.short_docs, pairs, {})
     print(f"\n{args.short_docs:,} short documents, tasks {args.tasks}, workers {args.workers}, median of "
           f"{args.repeat}: {summary['docs_per_s']:,.0f} docs/s\n" + markdown([summary]), flush=True)
 
@@ -251,14 +257,7 @@ def web_docs(args) -> None:
     t = time.monotonic()
     corpus = write_web_corpus(work, args.web_docs, args.files, processes=2)
     print(f"corpus: {corpus} ({time.monotonic() - t:.0f} s)", flush=True)
-    pairs = read_pairs(work)
-    args.work = str(work)
-    rows = []
-    for _ in range(args.repeat):
-        rows.append(measure(args, "curate", args.web_docs, pairs))
-        print(json.dumps(rows[-1]), flush=True)
-    summary = median_row(rows)
-    (work / "results.json").write_text(json.dumps({"corpus": corpus, "median": summary, "runs": rows}, indent=1))
+    rows, summary = curate_alone(args, work, args.web_docs, read_pairs(work), {"corpus": corpus})
     print(f"\n{args.web_docs:,} web pages, {args.files} files, tasks {args.tasks}, workers {args.workers}, median of "
           f"{args.repeat}; seconds per job: {rows[-1].get('stage_s')}\n" + markdown([summary]), flush=True)
 
