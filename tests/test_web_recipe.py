@@ -118,9 +118,11 @@ def test_web_recipe_runs_on_the_bundled_sample_locally_and_on_ray(tmp_path):
                                                       "minhash_dedup-clusters", "sentence_dedup-units", "sentence_dedup-owners"]
     # code-aware rules: most documentation pages stay (193 of the 213 are content pages, curate/data/quality)
     assert 170 < summary["totals"]["kept"] < 213
-    # Ray in its own process, as a user runs it (a Ray instance started inside pytest outlives the test)
+    # Ray in its own process, as a user runs it (a Ray instance started inside pytest outlives the test). Ray
+    # runs its workers at niceness 15, so any other work on the machine starves them: 56 s alone, over 300 s
+    # beside a 2-process benchmark on 2 cores; hence the margin.
     subprocess.run(CURATE + ["run", web, "-o", str(tmp_path / "ray"), "--executor", "ray", "--tasks", "2", "--workers", "2"],
-                   check=True, capture_output=True, timeout=300)
+                   check=True, capture_output=True, timeout=900)
     assert orjson.loads((tmp_path / "ray" / "stats.json").read_bytes())["conserved"]
     assert kept_documents(tmp_path / "ray") == kept_documents(tmp_path / "local")
 
