@@ -313,7 +313,8 @@ def markdown(results: dict) -> str:
             lines.append(f"| {s['stage']} | {s['in']} | {s['kept']} | {chars} | {s.get('time_s', '')} | {f'{rate:.2f}' if rate else ''} |")
         lines.append("")
     if dt := results.get("datatrove"):
-        ours = next(r for r in results["recipes"] if r["kind"] == "web" and r["size_gb"] == dt["size_gb"])
+        ours = next(r for r in results["recipes"] if r["kind"] == "web" and r["size_gb"] == dt["size_gb"]
+                    and r.get("form") != "four commands (before)")  # the one command, not the --before run
         lines += [f"### web recipe, curate against datatrove alone, {dt['size_gb']} GB", "",
                   "| | wall s | CPU s | MB per CPU-s | MB/s/core (wall) | peak RSS MB (tree) | kept docs |",
                   "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
