@@ -197,6 +197,24 @@ def _write_atomically(path: str, write) -> None:
         raise
 
 
+LR_TRIES = 3
+
+
+def fit_supervised(train_file: str, hyper: dict):
+    """fastText's supervised training on `train_file` with `hyper`. A run that diverges ("Encountered NaN.",
+    seen once in a few hundred runs of the same data and seed) is retried with half the learning rate, up to
+    LR_TRIES runs; hyper["lr"] is left at the rate that trained, so the model card records it."""
+    import fasttext
+
+    for attempt in range(LR_TRIES):
+        try:
+            return fasttext.train_supervised(input=train_file, verbose=0, **hyper)
+        except RuntimeError as e:
+            if "NaN" not in str(e) or attempt == LR_TRIES - 1:
+                raise ValueError(f"fastText training failed ({e}) at lr {hyper['lr']}; try a lower lr") from None
+            hyper["lr"] /= 2
+
+
 def train_classifier(
     positive: list[str],
     negative: list[str],
@@ -266,12 +284,7 @@ def train_classifier(
         with open(train_file, "w", encoding="utf-8", errors="replace") as f:
             f.writelines(lines)
         del lines
-        import fasttext
-
-        try:
-            model = fasttext.train_supervised(input=train_file, verbose=0, **hyper)
-        except RuntimeError as e:  # "Encountered NaN." when the learning rate is too high for the data
-            raise ValueError(f"fastText training failed ({e}); try a lower lr than {lr}") from None
+        model = fit_supervised(train_file, hyper)
     _write_atomically(out, model.save_model)
 
     card = {

@@ -23,7 +23,7 @@ import orjson
 
 from curate.io.files import sha256_file
 from curate.io.texts import input_files, read_documents
-from curate.quality.classifier import MAX_CHARS, _write_atomically, chunks, fasttext_version, normalize
+from curate.quality.classifier import MAX_CHARS, _write_atomically, chunks, fasttext_version, fit_supervised, normalize
 from curate.quality.fasttext_model import predict
 
 GRADES = tuple(range(6))
@@ -133,12 +133,7 @@ def train_graded(
         train_file = os.path.join(tmp, "train.txt")
         with open(train_file, "w", encoding="utf-8", errors="replace") as f:
             f.writelines(lines)
-        import fasttext
-
-        try:
-            model = fasttext.train_supervised(input=train_file, verbose=0, **hyper)
-        except RuntimeError as e:
-            raise ValueError(f"fastText training failed ({e}); try a lower lr than {lr}") from None
+        model = fit_supervised(train_file, hyper)
     _write_atomically(out, model.save_model)
 
     metrics = None
