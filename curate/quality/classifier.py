@@ -201,9 +201,10 @@ LR_TRIES = 3
 
 
 def fit_supervised(train_file: str, hyper: dict):
-    """fastText's supervised training on `train_file` with `hyper`. A run that diverges ("Encountered NaN.",
-    seen once in a few hundred runs of the same data and seed) is retried with half the learning rate, up to
-    LR_TRIES runs; hyper["lr"] is left at the rate that trained, so the model card records it."""
+    """fastText's supervised training on `train_file` with `hyper`. A run that diverges ("Encountered NaN.":
+    seen once, in a full test run, on labels and a seed that trained in every other run) is retried with half
+    the learning rate, up to LR_TRIES runs; hyper["lr"] is left at the rate that trained, so the model card
+    records it."""
     import fasttext
 
     for attempt in range(LR_TRIES):
