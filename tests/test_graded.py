@@ -134,8 +134,8 @@ def test_ensemble_combines_scores_and_refuses_mixed_kinds(graded, data_dir, tmp_
 
 
 def test_a_diverging_training_is_retried_at_lower_rates_then_refused(graded, tmp_path):
-    """fastText reports NaN when the rate is too high for the data: curate halves it and retries, and says
-    which rate failed last when none trains."""
-    with pytest.raises(ValueError, match=r"Encountered NaN.*at lr 250000000.0; try a lower lr"):
+    """fastText reports NaN when the rate is too high for the data: curate tries again, then at half the rate,
+    and says which rate failed last when none trains."""
+    with pytest.raises(ValueError, match=r"Encountered NaN.*at lr 500000000.0; try a lower lr"):
         train_graded([str(graded["labels"])], str(tmp_path / "m.bin"), lr=1e9, epoch=2)
     assert not (tmp_path / "m.bin").exists()
