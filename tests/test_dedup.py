@@ -134,6 +134,28 @@ def test_same_kept_documents_whatever_the_task_count(planted, tmp_path):
         assert r["id"] > r["details"]["duplicate_of"]  # keep="first": the smallest id stays
 
 
+def test_clusters_are_the_same_when_candidates_are_read_in_many_blocks(planted, tmp_path, monkeypatch):
+    """Stage 3 reads the candidates block by block in file order; a budget of a few documents per block (many
+    blocks, pairs across blocks) must give the same clusters as one block."""
+    import pyarrow.parquet as pq
+
+    from curate.dedup import minhash_clusters
+
+    root, _, _ = planted
+    config = MinhashConfig.for_threshold(0.8)
+    dedup_documents([str(root / "data")], str(tmp_path / "out"), config)
+    index = tmp_path / "out" / "index" / "minhash_dedup" / str(config)
+    manifest = json.loads((index / "clusters.json").read_text())
+    one_block = {p.name: pq.read_table(p) for p in sorted((index / "clusters").glob("*.parquet"))}
+    reads = []
+    real_read = minhash_clusters.StageOneRows.read
+    monkeypatch.setattr(minhash_clusters.StageOneRows, "read", lambda self, *a: reads.append(len(a[0])) or real_read(self, *a))
+    counts = minhash_clusters.cluster(index, manifest, config, "first", block_bytes=40_000)
+    assert len(reads) > 20 and max(reads) < 100  # many blocks of a few candidates each
+    assert {k: manifest[k] for k in counts} == counts
+    assert {p.name: pq.read_table(p) for p in sorted((index / "clusters").glob("*.parquet"))} == one_block
+
+
 def test_manifest_and_rerun_checks(planted, tmp_path):
     root, _, _ = planted
     out = tmp_path / "out"

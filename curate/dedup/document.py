@@ -23,10 +23,10 @@ import numpy as np
 from datatrove.data import Document
 
 from curate.dedup.minhash import MinhashConfig, doc_key
+from curate.dedup.minhash_clusters import ClusterStage
 from curate.dedup.minhash_index import (
     KEEP_POLICIES,
     BucketStage,
-    ClusterStage,
     DedupError,
     SignatureStage,
     list_inputs,

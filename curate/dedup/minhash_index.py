@@ -9,10 +9,9 @@
   2. buckets     one task handles bands band[rank::tasks]: a merge of the sorted runs of every file; documents
                  sharing a band hash become candidate pairs (each to the group's first and to its predecessor
                  in key order), written to pairs/<band>.npy.
-  3. cluster     one task: verify the candidates (exact Jaccard of shingle sets, or signature agreement),
-                 union-find, one representative per cluster by the keep policy; the removals of input file k
-                 go to clusters/<k>.parquet (row, id, key, duplicate_of, jaccard, cluster_size), the counts to
-                 clusters.json (written last: the index is complete when it exists).
+  3. cluster     one task (curate.dedup.minhash_clusters): verify the candidates (exact Jaccard of shingle
+                 sets, or signature agreement), union-find, one representative per cluster by the keep policy;
+                 the removals of input file k go to clusters/<k>.parquet, the counts to clusters.json.
 
 The documents are removed in the next pass of the recipe by `curate.dedup.document.MinhashFilter`, which
 reads clusters/. Each step lists its input files when it runs (sorted parquet files under the folders it is
@@ -37,8 +36,6 @@ from curate.dedup.minhash import (
     MinhashConfig,
     band_hashes,
     doc_key,
-    estimated_jaccard,
-    jaccard,
     shingles,
     signatures,
 )
@@ -288,168 +285,3 @@ class BucketStage(PipelineStep):
                 _save_npy(work / "pairs" / f"{b:03d}.npy", pairs)
             self.stat_update("candidate_pairs", value=len(pairs))
         return iter(())
-
-
-# --- stage 3: cluster ----------------------------------------------------------------------------------------
-
-
-class _StageOneRows:
-    """One document's signature or shingle set by (file, row), read from the raw files of stage 1 with pread.
-
-    Not a memory map: the kernel's readahead around every touched row pulled whole signature files into the
-    process (stage 3's RSS grew by the size of all of them, +500 MB at 1M documents, for a few rows each)."""
-
-    def __init__(self, work: Path, num_perm: int):
-        self.work, self.num_perm, self.files, self.offsets = work, num_perm, {}, {}
-
-    def signature(self, k: int, row: int) -> np.ndarray:
-        return self._read(f"sigs/{k:05d}.u32", row * self.num_perm, self.num_perm)
-
-    def shingles(self, k: int, row: int) -> np.ndarray:
-        if k not in self.offsets:
-            self.offsets[k] = np.load(self.work / "shingles" / f"{k:05d}.offsets.npy")
-        start, end = self.offsets[k][row:row + 2]
-        return self._read(f"shingles/{k:05d}.u32", int(start), int(end - start))
-
-    def _read(self, name: str, start: int, count: int) -> np.ndarray:
-        if name not in self.files:
-            self.files[name] = open(self.work / name, "rb")
-        data = os.pread(self.files[name].fileno(), 4 * count, 4 * start)
-        if len(data) != 4 * count:
-            raise DedupError(f"{self.work / name} is truncated; delete {self.work} and run again")
-        return np.frombuffer(data, "<u4")
-
-
-def _find(parent: np.ndarray, x: int) -> int:
-    root = x
-    while parent[root] != root:
-        root = parent[root]
-    while parent[x] != root:
-        parent[x], x = root, parent[x]
-    return root
-
-
-def cluster(work: Path, manifest: dict, config: MinhashConfig, keep: str) -> dict:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    for b in range(config.bands):
-        if not (work / "pairs" / f"{b:03d}.npy").exists():
-            raise DedupError(f"{work / 'pairs'}: band {b} is missing: stage 2 did not finish; run again to resume")
-    pairs = np.concatenate([np.load(work / "pairs" / f"{b:03d}.npy") for b in range(config.bands)])
-    pairs = np.unique(pairs, axis=0) if len(pairs) else np.empty((0, 2), np.uint64)
-    cand_keys = np.unique(pairs)
-    # Metadata of the documents in a candidate pair only: memory grows with duplicates, not with the corpus.
-    meta = {"key": [], "id": [], "chars": [], "quality": [], "file": [], "row": []}
-    for f in manifest["files"]:
-        t = pq.read_table(work / "docs" / f"{f['file']:05d}.parquet")
-        keys = t["key"].to_numpy()
-        rows = np.flatnonzero(np.isin(keys, cand_keys))
-        sub = t.take(pa.array(rows))
-        meta["key"].append(keys[rows])
-        meta["id"] += sub["id"].to_pylist()
-        meta["chars"].append(sub["chars"].to_numpy())
-        meta["quality"].append(sub["quality"].to_numpy())
-        meta["file"].append(np.full(len(rows), f["file"], np.int64))
-        meta["row"].append(rows)
-    key = np.concatenate(meta["key"]) if meta["key"] else np.empty(0, np.uint64)
-    order = np.argsort(key, kind="stable")
-    key = key[order]
-    if len(key) != len(np.unique(key)):
-        dup = key[1:][key[1:] == key[:-1]][0]
-        ids = [meta["id"][i] for i in order[np.flatnonzero(key == dup)]]
-        raise DedupError(f"document id {ids[0]!r} occurs {len(ids)} times in the inputs; ids must be unique: "
-                         "rerun curate with distinct ids or dedup exact copies first")
-    ids = [meta["id"][i] for i in order]
-    chars = np.concatenate(meta["chars"])[order] if len(key) else np.empty(0, np.int64)
-    quality = np.concatenate(meta["quality"])[order] if len(key) else np.empty(0)
-    files = np.concatenate(meta["file"])[order] if len(key) else np.empty(0, np.int64)
-    rows = np.concatenate(meta["row"])[order] if len(key) else np.empty(0, np.int64)
-    a = np.searchsorted(key, pairs[:, 0])
-    b = np.searchsorted(key, pairs[:, 1])
-
-    # verification
-    stage_one = _StageOneRows(work, config.num_perm)
-
-    def sig(i: int) -> np.ndarray:
-        return stage_one.signature(int(files[i]), int(rows[i]))
-
-    def shingle_set(i: int) -> np.ndarray:
-        return stage_one.shingles(int(files[i]), int(rows[i]))
-
-    if config.verify == "none":
-        ok = np.ones(len(a), bool)
-    elif config.verify == "signature":
-        ok = np.array([estimated_jaccard(sig(i), sig(j)) >= config.threshold for i, j in zip(a, b)], bool)
-    else:
-        ok = np.array([jaccard(shingle_set(i), shingle_set(j)) >= config.threshold for i, j in zip(a, b)], bool)
-
-    parent = np.arange(len(key))
-    for i, j in zip(a[ok], b[ok]):
-        ri, rj = _find(parent, i), _find(parent, j)
-        if ri != rj:
-            parent[max(ri, rj)] = min(ri, rj)
-    roots = np.array([_find(parent, i) for i in range(len(key))], dtype=np.int64)
-
-    # representative per cluster: best by policy, ties to the smallest id
-    def rank(i: int):
-        if keep == "longest":
-            return (-chars[i], ids[i])
-        if keep == "quality":
-            return (-quality[i], -chars[i], ids[i])
-        return (ids[i],)
-
-    best: dict[int, int] = {}
-    size: dict[int, int] = {}
-    for i in range(len(key)):
-        r = int(roots[i])
-        size[r] = size.get(r, 0) + 1
-        if r not in best or rank(i) < rank(best[r]):
-            best[r] = i
-    removed = [i for i in range(len(key)) if size[int(roots[i])] > 1 and best[int(roots[i])] != i]
-    (work / "clusters").mkdir(exist_ok=True)
-    by_file: dict[int, list[int]] = {f["file"]: [] for f in manifest["files"]}
-    for i in removed:
-        by_file[int(files[i])].append(i)
-    for k, members in by_file.items():
-        members.sort(key=lambda i: rows[i])
-        rep = [best[int(roots[i])] for i in members]
-        t = pa.table({
-            "row": pa.array([int(rows[i]) for i in members], pa.int64()),
-            "id": pa.array([ids[i] for i in members], pa.string()),
-            "key": pa.array([int(key[i]) for i in members], pa.uint64()),
-            "duplicate_of": pa.array([ids[r] for r in rep], pa.string()),
-            "jaccard": pa.array([round(estimated_jaccard(sig(i), sig(r)), 4) for i, r in zip(members, rep)], pa.float64()),
-            "cluster_size": pa.array([size[int(roots[i])] for i in members], pa.int64()),
-        })
-        tmp = work / "clusters" / f"{k:05d}.tmp.parquet"
-        pq.write_table(t, tmp)
-        os.replace(tmp, work / "clusters" / f"{k:05d}.parquet")
-    return {"candidate_pairs": int(len(pairs)), "verified_pairs": int(ok.sum()),
-            "clusters": sum(1 for r, s in size.items() if s > 1), "documents_in_clusters": int(sum(s for s in size.values() if s > 1)),
-            "removed": len(removed)}
-
-
-class ClusterStage(PipelineStep):
-    type = "dedup"
-    name = "minhash 3: cluster"
-    light = True
-
-    def __init__(self, inputs: list[str], work: str, config: MinhashConfig, keep: str):
-        super().__init__()
-        if keep not in KEEP_POLICIES:
-            raise ValueError(f"keep={keep!r}: expected one of {KEEP_POLICIES}")
-        self.inputs, self.work, self.config, self.keep = inputs, work, config, keep
-
-    def run(self, data=None, rank: int = 0, world_size: int = 1):
-        work = Path(self.work)
-        manifest = stage_one_parts(work, list_inputs(self.inputs), self.config)
-        with self.track_time():
-            counts = cluster(work, manifest, self.config, self.keep)
-        for name in ("documents", "no_shingles", "candidate_pairs", "verified_pairs", "clusters", "removed"):
-            self.stat_update(name, value=(manifest | counts)[name])
-        # written last: MinhashFilter starts only from a complete index
-        write_json_atomic(work / "clusters.json", {**manifest, "keep": self.keep, **counts})
-        return iter(())
-
-
