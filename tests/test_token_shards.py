@@ -208,6 +208,8 @@ def _break(root: Path, how: str) -> None:
         meta_path.write_text(meta_path.read_text()[:100])
     elif how == "another format":
         meta_path.write_text(json.dumps({**meta, "format": "curate token shards v0"}))
+    elif how == "another dtype":
+        meta_path.write_text(json.dumps({**meta, "dtype": "int8"}))
     elif how == "a field missing":
         meta_path.write_text(json.dumps({k: v for k, v in meta.items() if k != "dtype"}))
     elif how == "a truncated shard":
@@ -225,6 +227,7 @@ def _break(root: Path, how: str) -> None:
     ("no meta.json", "no meta.json; expected the output folder of `curate tokenize`"),
     ("not JSON", "meta.json: not valid JSON"),
     ("another format", "meta.json: not a meta.json of 'curate token shards v1' (format 'curate token shards v0')"),
+    ("another dtype", "meta.json: not a meta.json of 'curate token shards v1' (dtype 'int8')"),
     ("a field missing", "meta.json: not a meta.json of 'curate token shards v1' (missing ['dtype'])"),
     ("a truncated shard", "wiki/train/00002.bin: 4258 bytes, its meta.json says 2130 tokens of 2 bytes"),
     ("a shard missing", "books/heldout/00000.bin: missing, though"),

@@ -268,12 +268,17 @@ def _read_meta(root: Path, why: str) -> tuple[dict, str]:
         meta = json.loads(raw)
     except ValueError as e:
         raise ValueError(f"{path}: not valid JSON ({e}); run `curate tokenize` again") from None
-    missing = [k for k in READ_FIELDS if k not in meta] if isinstance(meta, dict) else list(READ_FIELDS)
-    if missing or meta["format"] != FORMAT or not isinstance(meta["sources"], dict):
-        got = (f"missing {missing}" if missing else f"format {meta['format']!r}" if meta["format"] != FORMAT
-               else "sources is not a mapping")
-        raise ValueError(f"{path}: not a meta.json of {FORMAT!r} ({got}); run `curate tokenize` again")
-    return meta, hashlib.sha256(raw).hexdigest()
+    if not isinstance(meta, dict) or (missing := [k for k in READ_FIELDS if k not in meta]):
+        got = f"missing {missing}" if isinstance(meta, dict) else f"a {type(meta).__name__}"
+    elif meta["format"] != FORMAT:
+        got = f"format {meta['format']!r}"
+    elif meta["dtype"] not in ("uint16", "uint32"):
+        got = f"dtype {meta['dtype']!r}"
+    elif not isinstance(meta["sources"], dict):
+        got = "sources is not a mapping"
+    else:
+        return meta, hashlib.sha256(raw).hexdigest()
+    raise ValueError(f"{path}: not a meta.json of {FORMAT!r} ({got}); run `curate tokenize` again")
 
 
 class Shard(NamedTuple):
@@ -376,7 +381,6 @@ class TokenShards:
         self.dtype = np.dtype(meta["dtype"])
         self.vocab_size, self.separator_id = int(meta["vocab_size"]), int(meta["separator_id"])
         self.tokenizer, self.tokenizer_sha256 = meta["tokenizer"], meta["tokenizer_sha256"]
-        self.heldout_fraction = meta.get("heldout", {}).get("fraction")
 
     @classmethod
     def open(cls, data: "TokenShards | str | os.PathLike | dict[str, str | os.PathLike]") -> "TokenShards":
@@ -405,7 +409,8 @@ class TokenShards:
                 folder = folder / name
             if not (folder / "train").is_dir() and not (folder / "heldout").is_dir():
                 raise ValueError(f"source {name!r}: {folder} has no train/ or heldout/ folder of token shards")
-            sources[name] = TokenSource(name, folder, *meta_of(folder.parent, f"source {name!r}: no meta.json in {folder.parent}"))
+            meta, sha = meta_of(folder.parent, f"source {name!r}: no meta.json in {folder.parent}")
+            sources[name] = TokenSource(name, folder, meta, sha)
         return cls(sources)
 
     def __getitem__(self, name: str) -> TokenSource:
