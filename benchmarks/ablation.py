@@ -104,7 +104,7 @@ def write_config(root: Path, args) -> Path:
     return path
 
 
-def rescore(records: list[dict], sources: dict, sizes: list[int], cache: Path, abl_dir: Path) -> dict:
+def rescore(records: list[dict], data, sizes: list[int], cache: Path, abl_dir: Path) -> dict:
     """run id -> {size: {source: {bpb, tokens, documents}}} for the smaller held-out sizes, from each run's
     checkpoint (cached in `cache` by run id, checkpoint hash and size)."""
     from curate.evaluate import bits_per_byte
@@ -117,7 +117,7 @@ def rescore(records: list[dict], sources: dict, sizes: list[int], cache: Path, a
         for m in sizes:
             key = f"{r['id']}|{ckpt}|{m}"
             if key not in done:
-                d = bits_per_byte(str(abl_dir / "runs" / r["id"]), sources, max_tokens=m, device="cpu", details=True)
+                d = bits_per_byte(str(abl_dir / "runs" / r["id"]), data, max_tokens=m, device="cpu", details=True)
                 done[key] = {s: {"bpb": v["bpb"], "tokens": v["tokens"], "documents": v["documents"]}
                              for s, v in d.items()}
             per[m] = done[key]
@@ -342,7 +342,7 @@ def main() -> None:
                 else sum(e["seconds"] for i, e in ledger.items() if (i, e.get("finished_at")) not in before))
     records, specs, derived = collect(runs, abl_dir, ledger)
     t1 = time.process_time()
-    scores = rescore(records, cfg.sources, sorted(args.heldout)[:-1], root / "heldout.json", abl_dir)
+    scores = rescore(records, cfg.data, sorted(args.heldout)[:-1], root / "heldout.json", abl_dir)
     t2 = time.process_time()
     result = analyse(records, specs, derived, scores, cfg, args)
     result.update(cpu_s_runs=round(cpu_runs, 1), cpu_s_rescore=round(t2 - t1, 1),

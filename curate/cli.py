@@ -162,7 +162,9 @@ def cmd_demo(args) -> None:
         for reason, n in s.get("removed_reasons", {}).items():
             reasons[s["stage"]] = reasons.get(s["stage"], 0) + n
     removed = ", ".join(f"{n} by {stage}" for stage, n in reasons.items())
-    meta = json.loads((tokens / "meta.json").read_text())
+    from curate.tokenizer import TokenShards
+
+    dtype = TokenShards.open(tokens).dtype
     print(
         f"\n{t['records']} records read: {t['kept']} kept, {t['removed']} removed ({removed}), "
         f"{t['quarantined']} quarantined\n"
@@ -173,7 +175,7 @@ def cmd_demo(args) -> None:
         f"  quality classifier:   {model} (held-out ROC AUC {m['roc_auc']}, card {model}.json)\n"
         f"  threshold evidence:   {inspect_md}\n"
         f"  tokenizer:            {tok_dir} ({tok_card['vocab_size']} tokens; report {tok_dir / 'report.md'})\n"
-        f"  token shards:         {tokens}/<source>/{{train,heldout}}/*.bin ({meta['dtype']}; {tokens / 'meta.json'})\n"
+        f"  token shards:         {tokens}/<source>/{{train,heldout}}/*.bin ({dtype}; {tokens / 'meta.json'})\n"
         f"  mixture ablation:     {out / 'ablation' / 'report.md'} ({abl['finished']} proxies)"
     )
 

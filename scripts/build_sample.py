@@ -32,21 +32,20 @@ for sources and licences.
 from __future__ import annotations
 
 import argparse
-import bz2
 import configparser
 import hashlib
 import io
-import json
-import os
 import re
-import subprocess
 import sys
 import tarfile
 import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+
+# the sibling modules (scripts/ is on the path when this file runs as a script)
+from sample_common import dist_version, dpkg_version, fail, pick_evenly, write_atomically
+from sample_wiki import build_wiki, find_wiki_dump
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO_ROOT / "curate" / "data"
@@ -180,69 +179,6 @@ GUTENBERG_TEXTS = [
         sha256="464bd5300c24fce16fcc4555d4231a57632caae4d0090ad6aa92854a3b227ba7",
     ),
 ]
-
-# --- Wikipedia (wiki) -------------------------------------------------------
-
-WIKI_PACKAGE = "gensim"
-WIKI_DUMP = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
-WIKI_URL_PREFIX = "https://en.wikipedia.org/wiki/"
-
-
-def fail(message: str) -> NoReturn:
-    """Stop with one clear line on stderr (no traceback for a missing input)."""
-    print(f"build_sample: error: {message}", file=sys.stderr)
-    sys.exit(1)
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write via a temp file + rename so an interrupted run never leaves a
-    half-written file that looks valid."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def pick_evenly(items: list, count: int) -> list:
-    """Deterministically pick `count` items spread evenly over `items`.
-
-    Taking every n-th item of a sorted list avoids clustering on one letter of
-    the alphabet (e.g. only the a*-modules of the library) without random
-    sampling, which would need a seed and still be fragile across versions.
-    """
-    n = len(items)
-    if count >= n:
-        return list(items)
-    return [items[(i * n) // count] for i in range(count)]
-
-
-def dpkg_version(package: str) -> str:
-    """Installed version of a Debian package, for the record ('unknown' off Debian)."""
-    try:
-        out = subprocess.run(
-            ["dpkg-query", "-W", "-f=${Version}", package],
-            capture_output=True, text=True, check=False,
-        )
-    except OSError:
-        return "unknown"
-    return out.stdout.strip() or "unknown"
-
-
-def dist_version(distribution: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(distribution)
-    except PackageNotFoundError:
-        return "unknown"
-
 
 # --------------------------------------------------------------------------
 # web/python-docs.warc.gz
@@ -487,121 +423,6 @@ def build_books(out_dir: Path, texts_dir: Path, gutenberg: list[tuple[GutenbergT
         "dir": books_dir, "docs": len(written), "raw_bytes": sum(w["bytes"] for w in written),
         "files": written, "source": f"{BOOKS_PACKAGE} {dist_version(BOOKS_PACKAGE)}",
         "etexts": etexts, "etext_bytes": sum(e["bytes"] for e in etexts),
-    }
-
-
-# --------------------------------------------------------------------------
-# wiki/enwiki.jsonl
-# --------------------------------------------------------------------------
-
-RE_REDIRECT = re.compile(r"\s*#redirect", re.IGNORECASE)
-RE_HEADING = re.compile(r"^(=+)\s*(.*?)\s*\1\s*$")
-RE_EMPHASIS = re.compile(r"'{2,}")          # ''italic'', '''bold'''
-RE_LIST_MARK = re.compile(r"^[*#:;]+\s*")    # bullets, numbering, indents
-# Lines of a <gallery>: filter_wiki drops the tag but keeps its body, one
-# "File:Name.jpg|caption" (or bare "Name.jpg|caption") per line. A bare file
-# name only counts when a "|caption" follows, so prose that merely ends in
-# ".png" is kept.
-_MEDIA_EXT = r"(?:jpe?g|png|gif|svg|tiff?|ogg|ogv|webm)"
-RE_GALLERY_LINE = re.compile(
-    rf"^(?:(?:file|image)\s*:[^|]*\.{_MEDIA_EXT}\s*(?:\|.*)?|[^|]*\.{_MEDIA_EXT}\s*\|.*)$",
-    re.IGNORECASE,
-)
-
-
-def clean_wikitext(raw: str) -> str:
-    """Wiki markup -> plain text with blank-line-separated paragraphs.
-
-    gensim's filter_wiki removes templates, links, refs, tables and tags but
-    leaves headings (== X ==), bold/italic quotes, list markers, gallery lines
-    and a lot of stray whitespace. Those are dealt with here; the remaining
-    text is kept as filter_wiki returns it, including its small leftovers
-    (e.g. "|alt=..." fragments of image captions), which is realistic noise.
-    """
-    from gensim.corpora.wikicorpus import filter_wiki
-
-    # Each block is (heading level, or 0 for body text; its lines).
-    blocks: list[tuple[int, list[str]]] = [(0, [])]
-    for line in filter_wiki(raw).split("\n"):
-        line = RE_EMPHASIS.sub("", line).strip()
-        heading = RE_HEADING.match(line)
-        if heading:
-            # A heading is its own paragraph even when the wiki source puts
-            # text on the very next line.
-            blocks.append((len(heading.group(1)), [heading.group(2)]))
-            blocks.append((0, []))
-            continue
-        line = RE_LIST_MARK.sub("", line).strip()
-        if RE_GALLERY_LINE.match(line):
-            continue
-        if line:
-            blocks[-1][1].append(line)
-        else:
-            blocks.append((0, []))  # blank line = paragraph break
-    # Consecutive lines (e.g. list items) stay together as one paragraph.
-    blocks = [(level, lines) for level, lines in blocks if lines]
-
-    # Drop headings of sections left empty, typically "References" and
-    # "External links", whose bodies were all <ref>s and templates. A section
-    # is empty when the next block is a heading of the same or a higher level
-    # (fewer "="), or when nothing follows. Walk backwards so that a parent
-    # whose subsections were all empty goes too.
-    kept: list[tuple[int, list[str]]] = []
-    for level, lines in reversed(blocks):
-        if level and (not kept or 0 < kept[-1][0] <= level):
-            continue
-        kept.append((level, lines))
-    kept.reverse()
-    return "\n\n".join("\n".join(lines) for _, lines in kept)
-
-
-def find_wiki_dump() -> Path:
-    """Return the path of the Wikipedia dump in gensim's test data."""
-    try:
-        from gensim.test.utils import datapath
-    except ImportError:
-        fail(f"gensim is not installed; install it with: pip install {WIKI_PACKAGE}")
-    dump = Path(datapath(WIKI_DUMP))
-    if not dump.is_file():
-        fail(f"{dump} missing; reinstall with: pip install {WIKI_PACKAGE}")
-    return dump
-
-
-def build_wiki(out_dir: Path, dump: Path) -> dict:
-    from gensim.corpora.wikicorpus import extract_pages
-
-    lines: list[str] = []
-    skipped_redirects = skipped_empty = 0
-    with bz2.open(dump, "rb") as f:
-        # Namespace 0 = articles (no Talk:, User:, Template: pages). Pages come
-        # out in dump order, which is ascending page id: already deterministic.
-        for title, text, pageid in extract_pages(f, filter_namespaces=("0",)):
-            if not text:
-                continue  # not an article
-            if RE_REDIRECT.match(text):
-                skipped_redirects += 1
-                continue
-            plain = clean_wikitext(text)
-            if not plain.strip():
-                skipped_empty += 1
-                continue
-            doc = {
-                "id": f"enwiki/{pageid}",
-                "title": title,
-                "text": plain,
-                # Spaces become underscores as in Wikipedia's own links; other
-                # characters are left as they are (IRIs, not percent-encoded).
-                "url": WIKI_URL_PREFIX + title.replace(" ", "_"),
-            }
-            lines.append(json.dumps(doc, ensure_ascii=False))
-
-    data = ("\n".join(lines) + "\n").encode("utf-8")
-    path = out_dir / "wiki" / "enwiki.jsonl"
-    write_atomically(path, data)
-    return {
-        "file": path, "docs": len(lines), "raw_bytes": len(data),
-        "skipped_redirects": skipped_redirects, "skipped_empty": skipped_empty,
-        "source": f"{WIKI_PACKAGE} {dist_version(WIKI_PACKAGE)} ({WIKI_DUMP})",
     }
 
 

@@ -12,7 +12,8 @@ from curate.evaluate import (bits_per_byte, build_lastword_task, evaluate_run, l
                               write_task)
 from curate.evaluate.bpb import (BLOCK_TOKENS, heldout_sample, heldout_size, heldout_warnings, load_token_bytes,
                                  plan_pieces, source_bpb)
-from curate.evaluate.cloze import from_arc, from_hellaswag, from_piqa
+from curate.evaluate.cloze import from_arc, from_hellaswag, from_piqa, heldout_documents
+from curate.tokenizer import TokenShards
 from curate.train import train
 
 
@@ -51,8 +52,8 @@ def test_bits_per_byte_by_hand(runs, corpus):
     from curate.train import load_run
 
     model, _ = load_run(str(runs["books90"]), "cpu")
-    tb = load_token_bytes(str(corpus))
     meta = json.loads((corpus / "meta.json").read_text())
+    tb = load_token_bytes(meta["tokenizer"])
     assert tb[meta["separator_id"]] == 0 and (np.delete(tb, meta["separator_id"]) > 0).all()
     tokens = np.arange(1, 200, dtype=np.int64) % 500 + 1
     tokens[50] = meta["separator_id"]
@@ -74,8 +75,8 @@ def test_standard_error_by_hand(runs, corpus):
     from curate.train import load_run
 
     model, _ = load_run(str(runs["books90"]), "cpu")
-    tb = load_token_bytes(str(corpus))
-    sep = json.loads((corpus / "meta.json").read_text())["separator_id"]
+    shards = TokenShards.open(corpus)
+    tb, sep = load_token_bytes(shards.tokenizer), shards.separator_id
     n = BLOCK_TOKENS + 400
     tokens = np.arange(n, dtype=np.int64) % 400 + 1
     tokens[100] = sep  # clusters: positions 1..100 (document 0), 101..100+1024 and the rest (document 1, 2 blocks)
@@ -104,10 +105,10 @@ def test_held_out_text_is_spread_over_documents():
 
 
 def test_held_out_sample_and_its_size_warnings(corpus):
-    folder = corpus / "books"
+    books = TokenShards.open(corpus)["books"]
     meta = json.loads((corpus / "meta.json").read_text())
-    tokens, docs = heldout_sample(folder, 4000)
-    size = heldout_size(folder, 4000)
+    tokens, docs = heldout_sample(books, 4000)
+    size = heldout_size(books, 4000)
     assert docs == size["documents_read"] == size["documents"] == meta["sources"]["books"]["heldout"]["documents"]
     assert len(tokens) == size["tokens_read"] <= 4001 and tokens[-1] == meta["separator_id"]
     assert int((tokens == meta["separator_id"]).sum()) == docs  # one piece per document, each closed
@@ -117,9 +118,11 @@ def test_held_out_sample_and_its_size_warnings(corpus):
 
 
 def test_lastword_task_is_deterministic_and_well_formed(corpus, tmp_path):
-    a = build_lastword_task(str(corpus / "books"), n=30, seed=3)
-    assert a == build_lastword_task(str(corpus / "books"), n=30, seed=3)
-    assert a != build_lastword_task(str(corpus / "books"), n=30, seed=4)
+    shards = TokenShards.open(corpus)
+    docs = heldout_documents(shards["books"], shards.load_tokenizer())
+    a = build_lastword_task(docs, n=30, seed=3)
+    assert a == build_lastword_task(docs, n=30, seed=3)
+    assert a != build_lastword_task(docs, n=30, seed=4)
     assert len(a) == 30
     for item in a:
         assert len(item["choices"]) == 4 and len(set(item["choices"])) == 4

@@ -1,15 +1,20 @@
 """Token shards: parquet shards -> per-source memmaps + document index, on the bundled sample."""
 
+import hashlib
 import json
+import pickle
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from curate.tokenizer import load_shard, load_tokenizer, tokenize_corpus, train_tokenizer
+from curate.tokenizer import TokenShards, load_tokenizer, tokenize_corpus, train_tokenizer
 from curate.tokenizer.corpus import is_heldout
 from curate.tokenizer.shards import token_dtype
-from test_tokenizer import BPE, SP_BPE, shard_docs, write_sample_shards
+from test_tokenizer import BPE, DATA, SP_BPE, shard_docs, write_sample_shards
+
+GOLDEN = Path(__file__).parent / "data" / "token_shards_v1"
 
 
 @pytest.fixture(scope="module")
@@ -32,11 +37,7 @@ def shards(bpe, data, tmp_path_factory) -> Path:
 
 
 def documents_of(out: Path, source: str, split: str) -> list[np.ndarray]:
-    docs = []
-    for bin_path in sorted((out / source / split).glob("*.bin")):
-        tokens, offsets = load_shard(str(bin_path))
-        docs += [tokens[offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)]
-    return docs
+    return [tokens[a:b] for tokens, a, b in TokenShards.open(out)[source].spans(split)]
 
 
 def test_documents_round_trip(shards, bpe, data):
@@ -132,7 +133,9 @@ def test_datatrove_export_reads_back_with_datatrove(shards, tmp_path):
     for rel, counts in summary["files"].items():
         ds_path = out / rel
         source, split = Path(rel).parts[:2]
-        tokens, idx = load_shard(str(shards / source / split / (ds_path.name[: -len(".ds")] + ".bin")))
+        opened = TokenShards.open(shards)[source]
+        [shard] = [s for s in opened.shards(split) if s.path.name == ds_path.name[: -len(".ds")] + ".bin"]
+        tokens, idx = opened.load(shard)
         assert counts == {"documents": len(idx) - 1, "tokens": int(idx[-1])}
         ds = DatatroveFileDataset(str(ds_path), seq_len=seq, token_size=2, return_positions=True)
         assert len(ds) == len(tokens) // (seq + 1) > 0
@@ -152,3 +155,106 @@ def test_datatrove_export_reads_back_with_datatrove(shards, tmp_path):
     assert len(folder) == sum(n["tokens"] // (seq + 1) for r, n in summary["files"].items()
                               if r.startswith("wiki/train/"))
     assert isinstance(folder[0]["input_ids"], torch.Tensor)
+
+
+def golden_texts() -> dict[str, list[tuple[str, str]]]:
+    """source -> (id, text) of the documents tests/data/token_shards_v1 was made from, in shard order: 12
+    Wikipedia articles cut at 600 characters (input files 1 and 2: the even ones, then the odd ones) and the
+    first 6,000 characters of Hamlet in pieces of 600 (input file 0)."""
+    wiki = []
+    with open(DATA / "wiki" / "enwiki.jsonl", encoding="utf-8") as f:
+        for line in f:
+            doc = json.loads(line)
+            wiki.append((f"wiki/{doc['id']}", doc["text"][:600]))
+            if len(wiki) == 12:
+                break
+    text = (DATA / "books" / "hamlet.txt").read_text(encoding="utf-8")[:6000]
+    books = [(f"hamlet.txt#{k}", text[i : i + 600]) for k, i in enumerate(range(0, 6000, 600))]
+    return {"books": books, "wiki": wiki[::2] + wiki[1::2]}
+
+
+def test_shards_written_before_still_read():
+    """Token shards that curate wrote at 394ffd3 (committed in tests/data, with their 300-token BPE) open, and
+    every document decodes to the text it was made from, in its split and in order: the format on disk is
+    the one readers have always read."""
+    from tokenizers import Tokenizer
+
+    opened = TokenShards.open(GOLDEN)
+    tok_file = GOLDEN.parent / "token_shards_v1-tokenizer.json"
+    assert hashlib.sha256(tok_file.read_bytes()).hexdigest() == opened.tokenizer_sha256
+    tok = Tokenizer.from_file(str(tok_file))
+    assert list(opened) == ["books", "wiki"] and opened.dtype == np.uint16 and opened.vocab_size == 300
+    assert opened["wiki"].meta_sha256 == hashlib.sha256((GOLDEN / "meta.json").read_bytes()).hexdigest()
+    for source, docs in golden_texts().items():
+        for split in ("train", "heldout"):
+            want = [text for i, text in docs if is_heldout(i, 0.25) == (split == "heldout")]
+            spans = opened[source].spans(split)
+            assert [tok.decode(t[a : b - 1].tolist()) for t, a, b in spans] == want
+            assert all(t[b - 1] == opened.separator_id for t, _, b in spans)
+            assert opened[source].tokens(split) == sum(b - a for _, a, b in spans)
+    assert [s.path.name for s in opened["wiki"].shards("train")] == ["00001.bin", "00002.bin"]
+    # one source taken from the folder, under another name, reads the same
+    again = TokenShards.open({"w": str(GOLDEN / "wiki")})
+    assert [b - a for _, a, b in again["w"].spans("train")] == [b - a for _, a, b in opened["wiki"].spans("train")]
+    assert pickle.loads(pickle.dumps(opened)).folders() == opened.folders()
+
+
+def _break(root: Path, how: str) -> None:
+    meta_path = root / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    if how == "no meta.json":
+        meta_path.unlink()
+    elif how == "not JSON":
+        meta_path.write_text(meta_path.read_text()[:100])
+    elif how == "another format":
+        meta_path.write_text(json.dumps({**meta, "format": "curate token shards v0"}))
+    elif how == "another dtype":
+        meta_path.write_text(json.dumps({**meta, "dtype": "int8"}))
+    elif how == "a field missing":
+        meta_path.write_text(json.dumps({k: v for k, v in meta.items() if k != "dtype"}))
+    elif how == "a truncated shard":
+        path = root / "wiki" / "train" / "00002.bin"
+        path.write_bytes(path.read_bytes()[:-2])
+    elif how == "a shard missing":
+        (root / "books" / "heldout" / "00000.bin").unlink()
+    elif how == "an index missing":
+        (root / "wiki" / "heldout" / "00002.idx.npy").unlink()
+    elif how == "an index of another shard":
+        shutil.copyfile(root / "wiki" / "train" / "00001.idx.npy", root / "wiki" / "train" / "00002.idx.npy")
+
+
+@pytest.mark.parametrize("how, message", [
+    ("no meta.json", "no meta.json; expected the output folder of `curate tokenize`"),
+    ("not JSON", "meta.json: not valid JSON"),
+    ("another format", "meta.json: not a meta.json of 'curate token shards v1' (format 'curate token shards v0')"),
+    ("another dtype", "meta.json: not a meta.json of 'curate token shards v1' (dtype 'int8')"),
+    ("a field missing", "meta.json: not a meta.json of 'curate token shards v1' (missing ['dtype'])"),
+    ("a truncated shard", "wiki/train/00002.bin: 4258 bytes, its meta.json says 2130 tokens of 2 bytes"),
+    ("a shard missing", "books/heldout/00000.bin: missing, though"),
+    ("an index missing", "wiki/heldout/00002.idx.npy: missing, though"),
+    ("an index of another shard", "wiki/train/00002.idx.npy: 6 documents ending at token 2501, its meta.json says 5"),
+])
+def test_a_broken_folder_is_one_line_naming_the_file(tmp_path, how, message):
+    root = tmp_path / "tokens"
+    shutil.copytree(GOLDEN, root)
+    _break(root, how)
+    with pytest.raises(ValueError) as e:
+        opened = TokenShards.open(str(root))
+        for source in opened:  # an index is read when its documents are
+            opened[source].spans("train")
+    assert message in str(e.value) and "\n" not in str(e.value)
+    if how != "no meta.json":
+        assert "run `curate tokenize` again" in str(e.value)
+
+
+def test_sources_of_two_tokenizers_are_refused(tmp_path):
+    other = tmp_path / "other"
+    shutil.copytree(GOLDEN, other)
+    meta = json.loads((other / "meta.json").read_text())
+    (other / "meta.json").write_text(json.dumps({**meta, "tokenizer_sha256": "f" * 64}))
+    with pytest.raises(ValueError, match="'wiki': its token shards were made by another tokenizer than 'books'"):
+        TokenShards.open({"books": str(GOLDEN), "wiki": str(other)})
+    with pytest.raises(ValueError, match=r"'web': .*/wiki is not listed in .*meta.json"):
+        meta["sources"].pop("wiki")
+        (other / "meta.json").write_text(json.dumps(meta))
+        TokenShards.open({"web": str(other / "wiki")})

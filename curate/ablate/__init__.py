@@ -42,7 +42,7 @@ def ablate(config_path: str, out_dir: str | None = None, executor: str = "local"
     from curate.evaluate.bpb import heldout_warnings
 
     ev = cfg.eval
-    warnings = heldout_warnings(cfg.sources, ev["max_tokens"], ev["min_heldout_tokens"], ev["min_heldout_documents"])
+    warnings = heldout_warnings(cfg.data, ev["max_tokens"], ev["min_heldout_tokens"], ev["min_heldout_documents"])
     for w in warnings:
         log(f"warning: {w}")
     if warnings and ev["heldout_check"] == "refuse":

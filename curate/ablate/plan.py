@@ -16,6 +16,7 @@ import numpy as np
 import yaml
 
 from curate.config import ConfigError, substitute
+from curate.tokenizer.shards import TokenShards
 
 TOP_KEYS = {"name", "sources", "design", "baseline", "proxy", "eval", "seeds", "fit", "out_dir"}
 DESIGN_KEYS = {"explicit": {"kind", "mixtures"}, "grid": {"kind", "step", "sources"},
@@ -34,7 +35,7 @@ class AblationConfig:
 
     name: str
     path: Path                              # the config file
-    sources: dict[str, str]                 # source -> its token shards folder (tokens/<source>)
+    data: TokenShards                       # the sources' token shards, opened
     mixtures: list[dict[str, float]]        # the design's mixtures, normalised, over all sources
     design: dict                            # the design section as given
     baseline_seeds: list[int]               # [] : no baseline
@@ -46,6 +47,11 @@ class AblationConfig:
     seeds: list[int]
     fit: dict = field(default_factory=dict)  # metric, law, laws, kl_max, max_epochs, target_tokens, verify_seeds
     out_dir: Path | None = None
+
+    @property
+    def sources(self) -> dict[str, str]:
+        """source -> its token shards folder (tokens/<source>)."""
+        return self.data.folders()
 
 
 @dataclass(frozen=True)
@@ -142,13 +148,6 @@ def dirichlet_mixtures(sources: list[str], n: int, alpha: float, seed: int) -> l
     return out
 
 
-def source_tokens(folder: str) -> int:
-    """Train tokens of a source folder (tokens/<source>), from its meta.json."""
-    from curate.tokenizer.shards import split_tokens
-
-    return split_tokens(Path(folder), "train")
-
-
 def natural_mixture(counts: dict[str, int]) -> dict[str, float]:
     """Weights proportional to each source's train tokens."""
     total = sum(counts.values())
@@ -191,7 +190,6 @@ def _resolve(path: Path, value: str, variables: dict, where: str) -> str:
 def load_ablation_config(config_path: str, overrides: dict | None = None) -> AblationConfig:
     """Reads and validates an ablation config; errors name the file and the key."""
     from curate.config import DATA_DIR
-    from curate.tokenizer.shards import resolve_sources
 
     path = Path(config_path).resolve()
     if not path.is_file():
@@ -219,15 +217,14 @@ def load_ablation_config(config_path: str, overrides: dict | None = None) -> Abl
     src = raw["sources"]
     try:
         if isinstance(src, str):
-            sources = resolve_sources(_resolve(path, src, variables, "sources"))
+            data = TokenShards.open(_resolve(path, src, variables, "sources"))
         elif isinstance(src, dict) and src:
-            sources = resolve_sources({s: _resolve(path, f, variables, f"sources.{s}") for s, f in src.items()})
+            data = TokenShards.open({s: _resolve(path, f, variables, f"sources.{s}") for s, f in src.items()})
         else:
             raise _err(path, "sources", f"expected a token shards folder or a mapping source -> folder, got {src!r}")
     except ValueError as e:
         raise _err(path, "sources", str(e)) from None
-    sources = {s: str(f) for s, f in sorted(sources.items())}
-    names = list(sources)
+    names = list(data)
 
     # design
     design = raw["design"]
@@ -266,7 +263,7 @@ def load_ablation_config(config_path: str, overrides: dict | None = None) -> Abl
         base = {"seeds": []}
     base = _section(path, {"baseline": base}, "baseline", {"seeds", "mixture"})
     baseline_seeds = [] if base.get("seeds") in (None, []) else _int_list(path, "baseline.seeds", base["seeds"], 0)
-    train_tokens = {s: source_tokens(f) for s, f in sources.items()}
+    train_tokens = {s: data[s].tokens("train") for s in data}
     natural = natural_mixture(train_tokens)
     if base.get("mixture") is not None:
         baseline = normalise(base["mixture"], names, f"{path}: baseline.mixture")
@@ -308,7 +305,7 @@ def load_ablation_config(config_path: str, overrides: dict | None = None) -> Abl
     out_dir = raw.get("out_dir")
     if out_dir is not None and not isinstance(out_dir, str):
         raise _err(path, "out_dir", f"expected a folder path, got {out_dir!r}")
-    return AblationConfig(name=name, path=path, sources=sources, mixtures=mixtures, design=design,
+    return AblationConfig(name=name, path=path, data=data, mixtures=mixtures, design=design,
                           baseline_seeds=baseline_seeds, baseline=baseline, natural=natural,
                           train_tokens=train_tokens, proxy=proxy, eval=ev, seeds=seeds, fit=fit,
                           out_dir=Path(_resolve(path, out_dir, variables, "out_dir")) if out_dir else None)

@@ -18,21 +18,15 @@ from pathlib import Path
 from curate.ablate.plan import EVAL_DEFAULTS, AblationConfig, RunSpec
 
 
-def meta_digest(sources: dict[str, str]) -> dict[str, str]:
-    from curate.tokenizer.shards import meta_sha256
-
-    return {s: meta_sha256(Path(f)) for s, f in sources.items()}
-
-
 # Bumped when evaluate_run scores differently (2: bits per byte read over many documents, standard errors).
 EVAL_VERSION = 2
 
 
-def fingerprint(cfg: AblationConfig, run: RunSpec, metas: dict[str, str]) -> str:
+def fingerprint(cfg: AblationConfig, run: RunSpec) -> str:
     what = {"weights": [[s, w] for s, w in run.weights], "tokens": run.tokens, "seed": run.seed,
             "proxy": {k: v for k, v in cfg.proxy.items() if k != "tokens"}, "eval_version": EVAL_VERSION,
             "eval": {k: cfg.eval[k] for k in EVAL_DEFAULTS},
-            "sources": {s: [f, metas[s]] for s, f in cfg.sources.items()}}
+            "sources": {s: [f, cfg.data[s].meta_sha256] for s, f in cfg.sources.items()}}
     return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -78,12 +72,12 @@ def run_one(job: dict) -> dict:
         (run_dir / "eval.json").unlink(missing_ok=True)
     fp_path.write_text(json.dumps({"fingerprint": job["fingerprint"], "id": job["id"]}) + "\n")
     proxy = job["proxy"]
-    card = train(job["sources"], job["weights"], depth=proxy["depth"], tokens=job["tokens"], out_dir=str(run_dir),
+    card = train(job["data"], job["weights"], depth=proxy["depth"], tokens=job["tokens"], out_dir=str(run_dir),
                  seq_len=proxy["seq_len"], batch_size=proxy["batch_size"], grad_accum=proxy["grad_accum"],
                  seed=job["seed"], device=proxy["device"], resume=not fresh, lr=proxy["lr"],
                  max_epochs=proxy["max_epochs"], progress=False, command=["curate", "ablate", job["config"]])
     ev = job["eval"]
-    result = evaluate_run(str(run_dir), token_dirs=job["sources"], tasks=ev["tasks"] or None,
+    result = evaluate_run(str(run_dir), job["data"], tasks=ev["tasks"] or None,
                           max_tokens=ev["max_tokens"], lastword_items=ev["lastword_items"], seed=ev["seed"],
                           device=proxy["device"])
     return {"id": job["id"], "fingerprint": job["fingerprint"], "tag": job["tag"], "mixture": job["mixture"],
@@ -94,9 +88,8 @@ def run_one(job: dict) -> dict:
 
 
 def jobs(cfg: AblationConfig, runs: list[RunSpec], out_dir: Path, threads: int | None = None) -> list[dict]:
-    metas = meta_digest(cfg.sources)
     return [{"id": r.id, "tag": r.tag, "mixture": r.mixture, "weights": r.weights_dict(), "tokens": r.tokens,
-             "seed": r.seed, "fingerprint": fingerprint(cfg, r, metas), "sources": dict(cfg.sources),
+             "seed": r.seed, "fingerprint": fingerprint(cfg, r), "data": cfg.data,
              "proxy": cfg.proxy, "eval": {k: cfg.eval[k] for k in EVAL_DEFAULTS},
              "run_dir": str(out_dir / "runs" / r.id), "config": str(cfg.path), "threads": threads} for r in runs]
 

@@ -9,6 +9,7 @@ better, the range):
 
     from curate.evaluate import evaluate_run
     scores = evaluate_run("runs/web70")          # the run's own data; a last-word cloze per source
+    scores = evaluate_run("runs/web70", TokenShards.open("tokens/"))   # or opened token shards
 """
 
 import json
@@ -16,9 +17,11 @@ import os
 from pathlib import Path
 
 from curate.evaluate.bpb import BPB, bits_per_byte, heldout_warnings
-from curate.evaluate.cloze import ACCURACY, build_lastword_task, evaluate_tasks, load_task, score_task, write_task
+from curate.evaluate.cloze import (ACCURACY, build_lastword_task, evaluate_tasks, heldout_documents, load_task,
+                                   score_task, write_task)
 from curate.evaluate.metrics import Metric
 from curate.io.files import sha256_file
+from curate.tokenizer.shards import TokenShards
 
 __all__ = ["evaluate_run", "bits_per_byte", "build_lastword_task", "load_task", "score_task", "write_task",
            "evaluate_tasks", "read_metrics", "Metric", "BPB", "ACCURACY"]
@@ -48,36 +51,36 @@ def read_metrics(ev: dict) -> dict[str, dict]:
                    "mean_of": e.get("mean_of"), "metric": Metric.from_dict(e)} for name, e in ev["metrics"].items()}
 
 
-def evaluate_run(run_dir: str, token_dirs: "str | dict[str, str] | None" = None, tasks: list[str] | None = None,
+def evaluate_run(run_dir: str, data: "TokenShards | str | dict[str, str] | None" = None, tasks: list[str] | None = None,
                  max_tokens: int = 100_000, lastword_items: int = 200, seed: int = 0, device: str = "auto") -> dict:
-    """Bits per byte per source (held-out shards of `token_dirs`, default: the data the run trained on) and
+    """Bits per byte per source (held-out shards of `data`, opened token shards or what `TokenShards.open`
+    takes; default: the data the run trained on) and
     the accuracy of each task file in `tasks`; tasks=None builds a last-word cloze of `lastword_items` items
     per source from its held-out documents (seeded; written to RUN/tasks/lastword_<source>.jsonl) and scores
     those. Writes RUN/eval.json and returns it; the same checkpoint, data and seed give the same file.
     `warnings`: sources whose held-out text is under the minimum (bpb.heldout_warnings)."""
-    from curate.tokenizer.shards import resolve_sources
     from curate.train.loop import load_run
 
     run = Path(run_dir)
     model, card = load_run(str(run), device)
-    if token_dirs is None:
-        token_dirs = card["args"]["data"]
-    sources = resolve_sources(token_dirs)
+    data = TokenShards.open(card["args"]["data"] if data is None else data)
     if tasks is None:
         tasks = []
-        for source, folder in sources.items():
+        tok = data.load_tokenizer()
+        for source in data:
             path = run / "tasks" / f"lastword_{source}.jsonl"
-            write_task(build_lastword_task(str(folder), lastword_items, seed), str(path))
+            docs = heldout_documents(data[source], tok)
+            write_task(build_lastword_task(docs, lastword_items, seed, where=str(data[source].folder)), str(path))
             tasks.append(str(path))
     result = {
         "run": str(run.resolve()), "checkpoint_sha256": sha256_file(run / "ckpt.pt"), "step": card.get("step"),
-        "data": {s: str(Path(p).resolve()) for s, p in sources.items()}, "max_tokens": max_tokens, "seed": seed,
+        "data": {s: str(Path(p).resolve()) for s, p in data.folders().items()}, "max_tokens": max_tokens, "seed": seed,
     }
-    bpb = bits_per_byte(model, sources, max_tokens=max_tokens, details=True)
-    scores = evaluate_tasks(model, sources, tasks)
+    bpb = bits_per_byte(model, data, max_tokens=max_tokens, details=True)
+    scores = evaluate_tasks(model, data, tasks)
     result.update(bpb={s: d["bpb"] for s, d in bpb.items()}, bpb_details=bpb, tasks=scores,
                   task_files=[str(Path(t).resolve()) for t in tasks], metrics=metric_entries(bpb, scores),
-                  warnings=heldout_warnings(sources, max_tokens))
+                  warnings=heldout_warnings(data, max_tokens))
     tmp = run / ".eval.json.tmp"
     tmp.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
     os.replace(tmp, run / "eval.json")

@@ -1,6 +1,6 @@
 """Bits per byte of a trained proxy on each source's held-out token shards.
 
-    scores = bits_per_byte("runs/web70", "tokens/")          # {"books": 1.23, "web": 0.98, ...}
+    scores = bits_per_byte("runs/web70", TokenShards.open("tokens/"))   # {"books": 1.23, "web": 0.98, ...}
 
 bits per byte = sum over predicted tokens of the cross-entropy in nats
                / (ln 2 * sum of the UTF-8 bytes of those target tokens)
@@ -23,7 +23,6 @@ predicting the end of a document is not predicting text, and counting its nats a
 score depend on document length. They still serve as context.
 """
 
-import json
 import math
 from pathlib import Path
 
@@ -31,24 +30,16 @@ import numpy as np
 import torch
 
 from curate.evaluate.metrics import Metric
-from curate.tokenizer.shards import read_meta, resolve_sources, shard_documents
+from curate.tokenizer.shards import TokenShards, TokenSource
 
 
-def load_token_bytes(token_dir_or_tokenizer: str) -> np.ndarray:
-    """token_bytes.npy of a tokenizer folder, or of the tokenizer a token shards folder's meta.json names."""
-    path = Path(token_dir_or_tokenizer)
-    if (path / "token_bytes.npy").is_file():
-        return np.load(path / "token_bytes.npy")
-    for source_dir in ([path / s for s in sorted(json.loads((path / "meta.json").read_text())["sources"])]
-                       if (path / "meta.json").is_file() else [path])[:1]:
-        try:
-            tok = Path(read_meta(source_dir)["tokenizer"])
-        except ValueError:
-            break
-        if (tok / "token_bytes.npy").is_file():
-            return np.load(tok / "token_bytes.npy")
-    raise ValueError(f"{path}: no token_bytes.npy here or in the tokenizer folder its meta.json names; pass "
-                     "token_bytes= the tokenizer folder")
+def load_token_bytes(tokenizer_dir: str) -> np.ndarray:
+    """token_bytes.npy of a tokenizer folder (the UTF-8 bytes of every token id; 0 for special tokens)."""
+    path = Path(tokenizer_dir) / "token_bytes.npy"
+    if not path.is_file():
+        raise ValueError(f"{path.parent}: no token_bytes.npy; pass token_bytes= the folder `curate tokenizer train` "
+                         "wrote for these token shards")
+    return np.load(path)
 
 
 BPB = Metric("bpb", "lower", 0.0, math.inf, "bits per byte")
@@ -61,12 +52,6 @@ MIN_PIECE_TOKENS = 256
 # ablation config's eval.min_heldout_tokens / eval.min_heldout_documents change them).
 MIN_HELDOUT_TOKENS = 10_000
 MIN_HELDOUT_DOCUMENTS = 5
-
-
-def heldout_spans(source_dir: Path) -> list[tuple[np.ndarray, int, int]]:
-    """(shard tokens, start, end) of every held-out document of a source folder, in shard order; end includes
-    the separator that follows the document."""
-    return shard_documents(Path(source_dir), "heldout")
 
 
 def plan_pieces(lengths: list[int], budget: int) -> list[tuple[int, int]]:
@@ -98,11 +83,11 @@ def plan_pieces(lengths: list[int], budget: int) -> list[tuple[int, int]]:
     return [(i, min(lengths[i], q)) for i in chosen]
 
 
-def heldout_sample(source_dir: Path, max_tokens: int) -> tuple[np.ndarray, int]:
+def heldout_sample(source: TokenSource, max_tokens: int) -> tuple[np.ndarray, int]:
     """(tokens, documents read): at most max_tokens + 1 held-out tokens spread over the documents, each piece
     followed by a separator."""
-    separator = read_meta(Path(source_dir))["separator_id"]
-    docs = heldout_spans(source_dir)
+    separator = source.meta["separator_id"]
+    docs = source.spans("heldout")
     pieces = plan_pieces([b - a for _, a, b in docs], max_tokens + 1)
     parts = []
     for i, take in pieces:
@@ -112,31 +97,30 @@ def heldout_sample(source_dir: Path, max_tokens: int) -> tuple[np.ndarray, int]:
         else:  # a cut document: its first take - 1 tokens, then the separator
             parts.append(np.append(np.asarray(shard[a : a + take - 1], dtype=np.int64), separator))
     if not parts:
-        raise ValueError(f"{source_dir}: no held-out documents; hold some out (the tokenizer's holdout_fraction) "
+        raise ValueError(f"{source.folder}: no held-out documents; hold some out (the tokenizer's holdout_fraction) "
                          "and run `curate tokenize` again")
     return np.concatenate(parts), len(pieces)
 
 
-def heldout_size(source_dir: Path, max_tokens: int) -> dict:
+def heldout_size(source: TokenSource, max_tokens: int) -> dict:
     """What bits per byte of this source would read at `max_tokens`, and what its held-out shards hold:
     {documents, tokens, documents_read, tokens_read, all_documents, holdout_fraction}."""
-    meta = read_meta(Path(source_dir))
-    docs = heldout_spans(source_dir)
+    docs = source.spans("heldout")
     lengths = [b - a for _, a, b in docs]
     pieces = plan_pieces(lengths, max_tokens + 1)
-    entry = meta.get("sources", {}).get(Path(source_dir).name, {})
-    every = sum(entry.get(split, {}).get("documents", 0) for split in ("train", "heldout")) or None
+    every = source.documents("train") + source.documents("heldout")
     return {"documents": len(docs), "tokens": int(sum(lengths)), "documents_read": len(pieces),
-            "tokens_read": int(sum(t for _, t in pieces)), "all_documents": every,
-            "holdout_fraction": meta.get("heldout", {}).get("fraction")}
+            "tokens_read": int(sum(t for _, t in pieces)), "all_documents": every or None,
+            "holdout_fraction": source.meta.get("heldout", {}).get("fraction")}
 
 
-def heldout_warnings(sources: "dict[str, str | Path]", max_tokens: int, min_tokens: int = MIN_HELDOUT_TOKENS,
+def heldout_warnings(data: "TokenShards | str | dict[str, str]", max_tokens: int, min_tokens: int = MIN_HELDOUT_TOKENS,
                      min_documents: int = MIN_HELDOUT_DOCUMENTS) -> list[str]:
     """One line per source whose held-out text read at max_tokens is under the minimum, saying how to get more."""
     out = []
-    for source, folder in resolve_sources(sources).items():
-        h = heldout_size(folder, max_tokens)
+    data = TokenShards.open(data)
+    for source in data:
+        h = heldout_size(data[source], max_tokens)
         if h["tokens_read"] >= min_tokens and h["documents_read"] >= min_documents:
             continue
         fixes = []
@@ -191,11 +175,11 @@ def source_bpb(model, tokens: np.ndarray, token_bytes: np.ndarray, seq_len: int,
             "loss_per_token": nats / ntokens}
 
 
-def bits_per_byte(run_or_model, token_dir: "str | dict[str, str]", token_bytes: "str | np.ndarray | None" = None,
+def bits_per_byte(run_or_model, data: "TokenShards | str | dict[str, str]", token_bytes: "str | np.ndarray | None" = None,
                   max_tokens: int = 100_000, batch_size: int = 16, device: str = "auto", details: bool = False) -> dict:
     """Bits per byte per source on the held-out shards. run_or_model: a run folder written by `train`, or a
-    GPT; token_dir: a token shards folder (every source in it) or source -> source folder; token_bytes: the
-    array, a tokenizer folder, or None (the tokenizer meta.json names); max_tokens: per source.
+    GPT; data: the token shards (`TokenShards.open` takes a folder or source -> folder); token_bytes: the
+    array, a tokenizer folder, or None (the tokenizer the shards were made with); max_tokens: per source.
     Returns source -> bpb (details=True: source -> {bpb, se, tokens, bytes, clusters, loss_per_token, documents}).
     """
     from curate.train.loop import load_run
@@ -203,21 +187,18 @@ def bits_per_byte(run_or_model, token_dir: "str | dict[str, str]", token_bytes: 
     model = load_run(run_or_model, device)[0] if isinstance(run_or_model, (str, Path)) else run_or_model
     was_training = model.training
     model.eval()
-    sources = resolve_sources(token_dir)
-    if token_bytes is None:
-        token_bytes = load_token_bytes(str(next(iter(sources.values()))))
-    elif not isinstance(token_bytes, np.ndarray):
-        token_bytes = load_token_bytes(str(token_bytes))
+    data = TokenShards.open(data)
+    if not isinstance(token_bytes, np.ndarray):
+        token_bytes = load_token_bytes(str(token_bytes or data.tokenizer))
     vocab = model.config.vocab_size
     if len(token_bytes) != vocab:
         raise ValueError(f"token_bytes has {len(token_bytes)} entries but the model's vocabulary is {vocab}: "
                          "another tokenizer than the one the model was trained with")
+    if data.vocab_size != vocab:
+        raise ValueError(f"{data}: tokenized with vocab_size {data.vocab_size}, the model has {vocab}")
     out = {}
-    for source, folder in sources.items():
-        if read_meta(folder)["vocab_size"] != vocab:
-            raise ValueError(f"source {source!r}: {folder} was tokenized with vocab_size "
-                             f"{read_meta(folder)['vocab_size']}, the model has {vocab}")
-        tokens, documents = heldout_sample(folder, max_tokens)
+    for source in data:
+        tokens, documents = heldout_sample(data[source], max_tokens)
         r = source_bpb(model, tokens, token_bytes, model.config.seq_len, batch_size)
         out[source] = {**r, "documents": documents} if details else r["bpb"]
     model.train(was_training)

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from curate.evaluate.metrics import Metric
-from curate.tokenizer.shards import read_meta, resolve_sources, shard_documents
+from curate.tokenizer.shards import TokenShards, TokenSource
 
 ACCURACY = Metric("accuracy", "higher", 0.0, 1.0, "fraction of items right")
 
@@ -94,23 +94,18 @@ def from_piqa(r: dict) -> dict:
             "gold": int(r["label"])}
 
 
-def heldout_documents(source_dir: str, tokenizer=None) -> list[str]:
-    """The held-out documents of one source folder, decoded with the tokenizer its meta.json names."""
-    from curate.tokenizer import load_tokenizer
-
-    source_dir = Path(source_dir)
-    tok = tokenizer or load_tokenizer(read_meta(source_dir)["tokenizer"])
-    return [tok.decode(tokens[start : end - 1]) for tokens, start, end in shard_documents(source_dir, "heldout")]
+def heldout_documents(source: TokenSource, tokenizer) -> list[str]:
+    """The held-out documents of one source, decoded with `tokenizer` (the one its shards were made with)."""
+    return [tokenizer.decode(tokens[start : end - 1]) for tokens, start, end in source.spans("heldout")]
 
 
-def build_lastword_task(source_dir: str, n: int = 200, seed: int = 0, tokenizer=None,
-                        texts: list[str] | None = None) -> list[dict]:
-    """A last-word cloze from a source's held-out documents (or from `texts`): context = up to 300 preceding
+def build_lastword_task(docs: list[str], n: int = 200, seed: int = 0, where: str = "texts") -> list[dict]:
+    """A last-word cloze from documents (a source's held-out ones: `heldout_documents`; `where` names them in
+    an error): context = up to 300 preceding
     characters of the document + a sentence of 6+ words without its last word; choices = that word and 3
     distractors drawn (seeded) among the 20 words nearest it in the frequency ranking of the same text, each
     with a leading space; the gold position is shuffled. At most n items, the sentences chosen by the seed;
     the same inputs and seed give the same items."""
-    docs = texts if texts is not None else heldout_documents(source_dir, tokenizer)
     freq = Counter(w.lower() for d in docs for w in WORD.findall(d))
     # Words of equal count are ordered by a hash, not alphabetically (neighbours would share a prefix).
     ranked = [w for w, _ in sorted(freq.items(), key=lambda kv: (-kv[1], hashlib.sha1(kv[0].encode()).digest()))]
@@ -125,7 +120,7 @@ def build_lastword_task(source_dir: str, n: int = 200, seed: int = 0, tokenizer=
             if m and len(m["head"].split()) + 1 >= MIN_SENTENCE_WORDS and "\n" not in m["head"][-80:]:
                 candidates.append((d_i, start, m["head"], m["word"]))
     if len(ranked) < 4 or not candidates:
-        raise ValueError(f"{source_dir}: too little held-out text for a last-word task "
+        raise ValueError(f"{where}: too little held-out text for a last-word task "
                          f"({len(candidates)} sentences, {len(ranked)} distinct words)")
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(candidates))[:n]
@@ -190,13 +185,9 @@ def score_task(model, tokenizer, separator_id: int, items: list[dict]) -> dict:
             "chance": float(np.mean([1 / len(i["choices"]) for i in items]))}
 
 
-def evaluate_tasks(model, token_dir: "str | dict", tasks: list[str]) -> dict:
+def evaluate_tasks(model, data: TokenShards, tasks: list[str]) -> dict:
     """task name (file stem) -> score_task result, with the tokenizer the token shards were made with."""
-    from curate.tokenizer import load_tokenizer
-
-    sources = resolve_sources(token_dir)
-    meta = read_meta(next(iter(sources.values())))
-    tok = load_tokenizer(meta["tokenizer"])
+    tok = data.load_tokenizer()
     if tok.vocab_size != model.config.vocab_size:
-        raise ValueError(f"tokenizer {meta['tokenizer']} has {tok.vocab_size} tokens, the model {model.config.vocab_size}")
-    return {Path(t).stem: score_task(model, tok, meta["separator_id"], load_task(t)) for t in tasks}
+        raise ValueError(f"tokenizer {data.tokenizer} has {tok.vocab_size} tokens, the model {model.config.vocab_size}")
+    return {Path(t).stem: score_task(model, tok, data.separator_id, load_task(t)) for t in tasks}

@@ -153,13 +153,11 @@ def load_classification_task(path: str) -> dict[str, list[dict]]:
 def run_tokenizer(card: dict):
     """The tokenizer a run was trained with: the card's `tokenizer` folder, else the one the meta.json of its
     token data names."""
-    from curate.tokenizer import load_tokenizer
-    from curate.tokenizer.shards import read_meta
+    from curate.tokenizer import TokenShards, load_tokenizer
 
-    folder = card.get("tokenizer")
-    if not folder:
-        folder = read_meta(next(iter(card["args"]["data"].values())))["tokenizer"]
-    return load_tokenizer(folder)
+    if card.get("tokenizer"):
+        return load_tokenizer(card["tokenizer"])
+    return TokenShards.open(card["args"]["data"]).load_tokenizer()
 
 
 def encode(tok, separator_id: int, texts: list[str], max_len: int) -> tuple[torch.Tensor, torch.Tensor]:

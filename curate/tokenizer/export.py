@@ -26,8 +26,6 @@ import os
 import shutil
 from pathlib import Path
 
-import numpy as np
-
 TIKTOKEN_FILE = "tokenizer.tiktoken"
 
 
@@ -75,36 +73,31 @@ def _link_or_copy(src: Path, dst: Path) -> None:
     os.replace(tmp, dst)
 
 
-def export_datatrove(tokens_dir: str, out_dir: str) -> dict:
-    """Writes the token shards under `tokens_dir` (a `tokenize_corpus` output) in datatrove's tokenized format
-    under `out_dir`, one folder per source and split (a nanotron dataset folder each); returns what it wrote."""
-    from curate.tokenizer.shards import load_shard
+def export_datatrove(data, out_dir: str) -> dict:
+    """Writes token shards (opened, or a `tokenize_corpus` output folder: `TokenShards.open` takes it) in
+    datatrove's tokenized format under `out_dir`, one folder per source and split (a nanotron dataset folder
+    each); returns what it wrote."""
+    from curate.tokenizer.shards import SPLITS, TokenShards
 
-    tokens, out = Path(tokens_dir), Path(out_dir)
-    meta_path = tokens / "meta.json"
-    if not meta_path.is_file():
-        raise ValueError(f"{tokens}: no meta.json; not a folder written by `curate tokenize`")
-    meta = json.loads(meta_path.read_text())
-    token_size = np.dtype(meta["dtype"]).itemsize
+    data, out = TokenShards.open(data), Path(out_dir)
+    token_size = data.dtype.itemsize
     written = {}
     out.mkdir(parents=True, exist_ok=True)
-    for source, splits in meta["sources"].items():
-        for split, entry in splits.items():
-            for shard in entry["shards"]:
-                src = tokens / source / split / shard["file"]
-                _, idx = load_shard(str(src))
-                if idx[-1] * token_size != src.stat().st_size:
-                    raise ValueError(f"{src}: {src.stat().st_size} bytes, its index says {idx[-1]} tokens of "
-                                     f"{token_size} bytes; run `curate tokenize` again")
-                dst = out / source / split / (src.name[: -len(".bin")] + ".ds")
+    for name in data:
+        source = data[name]
+        for split in SPLITS:
+            for shard in source.shards(split):
+                _, idx = source.load(shard)  # opening checked the .bin's size against meta.json
+                dst = out / name / split / (shard.path.name[: -len(".bin")] + ".ds")
                 dst.parent.mkdir(parents=True, exist_ok=True)
-                _link_or_copy(src, dst)
+                _link_or_copy(shard.path, dst)
                 idx[1:].astype("<u8").tofile(dst.with_name(dst.name + ".index"))
                 count = int(idx[-1])
                 dst.with_name(dst.name + ".metadata").write_text(
-                    f"{meta['tokenizer']}|{token_size}\n{count}\n{count / 1e6:.2f} MT", encoding="utf-8")
+                    f"{data.tokenizer}|{token_size}\n{count}\n{count / 1e6:.2f} MT", encoding="utf-8")
                 written[str(dst.relative_to(out))] = {"documents": len(idx) - 1, "tokens": count}
-    summary = {"format": "datatrove tokenized files", "token_size": token_size, "separator_id": meta["separator_id"],
-               "vocab_size": meta["vocab_size"], "from": str(tokens.resolve()), "files": written}
+    summary = {"format": "datatrove tokenized files", "token_size": token_size, "separator_id": data.separator_id,
+               "vocab_size": data.vocab_size, "from": {s: str(Path(f).resolve()) for s, f in data.folders().items()},
+               "files": written}
     (out / "export.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     return summary

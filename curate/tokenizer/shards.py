@@ -15,9 +15,9 @@ each shard the documents in the order of their input file. Every document is fol
 A document is held out under the tokenizer's own rule (`corpus.HELDOUT_RULE`, the fraction in its card), so
 a document the tokenizer was measured on is never in a train shard.
 
-This module is the format's one owner: it writes it, and its readers (`read_meta`, `resolve_sources`,
-`shard_documents`, `split_tokens`, `meta_sha256`, `load_shard`) are what training, evaluation, the ablation and
-the datatrove export use; none of them finds shard files itself.
+This module is the format's one owner: it writes it, and its reader, `TokenShards.open(folder or source ->
+folder)`, checks meta.json and the shards it lists once and is what training, evaluation, the ablation and
+the datatrove export receive; none of them finds shard files or reads meta.json itself.
 
 Each task is a datatrove `PipelineStep`; task `rank` encodes input files rank, rank + tasks, ... and writes
 each shard under a temporary name renamed when complete; a one-task job then writes meta.json. In a recipe,
@@ -25,10 +25,12 @@ each shard under a temporary name renamed when complete; a one-task job then wri
 OUT/tokens (`Tokenize`); `curate tokenize` runs them on local processes.
 """
 
+import hashlib
 import json
 import os
 import shutil
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from datatrove.pipeline.base import PipelineStep
@@ -246,73 +248,194 @@ def tokenize_corpus(tokenizer_dir: str, inputs: list[str], out_dir: str, tasks: 
     return json.loads((out / "meta.json").read_text())
 
 
-# --- reading: the one reader of the format above (training, evaluation, the ablation and the exports use these)
+# --- reading: the one reader of the format above. Training, evaluation, the ablation and the exports receive a
+# `TokenShards` (opened once, where a path comes in) and never look for shard files themselves.
+
+FORMAT = "curate token shards v1"
+# What the readers use from meta.json; a meta.json without one of them is refused when opened.
+READ_FIELDS = ("format", "dtype", "vocab_size", "separator_id", "tokenizer", "tokenizer_sha256", "sources")
 
 
-def read_meta(source_dir: Path) -> dict:
-    """meta.json of the token shards a source folder (tokens/<source>) belongs to."""
-    path = Path(source_dir).parent / "meta.json"
+def _read_meta(root: Path, why: str) -> tuple[dict, str]:
+    """(meta.json of the token shards folder `root`, its sha256), checked for what the readers use; `why`
+    starts the message when there is none."""
+    path = root / "meta.json"
     if not path.is_file():
-        raise ValueError(f"{source_dir}: no meta.json in {path.parent}; expected a source folder of token shards "
-                         "written by `curate tokenize` (tokens/<source>/{train,heldout}/*.bin)")
-    return json.loads(path.read_text())
+        raise ValueError(f"{why}; expected the output folder of `curate tokenize` (meta.json and "
+                         "<source>/{train,heldout}/*.bin)")
+    raw = path.read_bytes()
+    try:
+        meta = json.loads(raw)
+    except ValueError as e:
+        raise ValueError(f"{path}: not valid JSON ({e}); run `curate tokenize` again") from None
+    if not isinstance(meta, dict) or (missing := [k for k in READ_FIELDS if k not in meta]):
+        got = f"missing {missing}" if isinstance(meta, dict) else f"a {type(meta).__name__}"
+    elif meta["format"] != FORMAT:
+        got = f"format {meta['format']!r}"
+    elif meta["dtype"] not in ("uint16", "uint32"):
+        got = f"dtype {meta['dtype']!r}"
+    elif not isinstance(meta["sources"], dict):
+        got = "sources is not a mapping"
+    else:
+        return meta, hashlib.sha256(raw).hexdigest()
+    raise ValueError(f"{path}: not a meta.json of {FORMAT!r} ({got}); run `curate tokenize` again")
 
 
-def resolve_sources(data: "dict[str, str] | str") -> dict[str, Path]:
-    """source -> source folder, from a dict of source -> folder (the source folder itself, or a token shards
-    root that has a folder of that name) or from one token shards root (every source in its meta.json)."""
-    if isinstance(data, (str, Path)):
-        root = Path(data)
-        if not (root / "meta.json").is_file():
-            raise ValueError(f"{root}: no meta.json; expected the output folder of `curate tokenize`")
-        meta = json.loads((root / "meta.json").read_text())
-        return {s: root / s for s in sorted(meta["sources"])}
-    out = {}
-    for source, folder in data.items():
-        folder = Path(folder)
-        if (folder / "meta.json").is_file() and (folder / source).is_dir():
-            folder = folder / source
-        if not (folder / "train").is_dir() and not (folder / "heldout").is_dir():
-            raise ValueError(f"source {source!r}: {folder} has no train/ or heldout/ folder of token shards")
-        out[source] = folder
-    return out
+class Shard(NamedTuple):
+    """One .bin file of a source and split, as its meta.json lists it."""
+
+    path: Path
+    documents: int
+    tokens: int
 
 
-def shard_files(source_dir: Path, split: str) -> list[Path]:
-    """The .bin shards of one source folder and split, in order (a source's documents are its shards in order)."""
-    return sorted((Path(source_dir) / split).glob("*.bin"))
+class TokenSource:
+    """One source of opened token shards: its folder (tokens/<source>), the meta.json of the folder above it
+    and its shards per split, in order (a source's documents are its shards' documents in order)."""
+
+    def __init__(self, name: str, folder: Path, meta: dict, meta_sha256: str):
+        self.name, self.folder, self.meta, self.meta_sha256 = name, folder, meta, meta_sha256
+        self.root = folder.parent
+        entry = meta["sources"].get(folder.name)
+        if entry is None:
+            raise ValueError(f"source {name!r}: {folder} is not listed in {self.root / 'meta.json'} (its sources: "
+                             f"{sorted(meta['sources'])}); run `curate tokenize` again")
+        self.dtype = np.dtype(meta["dtype"])
+        try:
+            self._shards = {split: [Shard(folder / split / s["file"], int(s["documents"]), int(s["tokens"]))
+                                    for s in entry.get(split, {}).get("shards", [])] for split in SPLITS}
+        except (AttributeError, KeyError, TypeError, ValueError):
+            raise ValueError(f"{self.root / 'meta.json'}: the entry of source {folder.name!r} is not as `curate "
+                             "tokenize` writes it; run `curate tokenize` again") from None
+        for shard in (s for shards in self._shards.values() for s in shards):
+            if not shard.path.is_file() or not _index_path(shard.path).is_file():
+                missing = shard.path if not shard.path.is_file() else _index_path(shard.path)
+                raise ValueError(f"{missing}: missing, though {self.root / 'meta.json'} lists it; run `curate "
+                                 "tokenize` again")
+            if (size := shard.path.stat().st_size) != shard.tokens * self.dtype.itemsize:
+                raise ValueError(f"{shard.path}: {size} bytes, its meta.json says {shard.tokens} tokens of "
+                                 f"{self.dtype.itemsize} bytes; run `curate tokenize` again")
+
+    def __repr__(self) -> str:
+        return f"TokenSource({self.name!r}, {str(self.folder)!r})"
+
+    def shards(self, split: str) -> list[Shard]:
+        return self._shards[split]
+
+    def tokens(self, split: str) -> int:
+        return sum(s.tokens for s in self._shards[split])
+
+    def documents(self, split: str) -> int:
+        return sum(s.documents for s in self._shards[split])
+
+    def load(self, shard: Shard) -> tuple[np.ndarray, np.ndarray]:
+        """(tokens, offsets) of one shard, the tokens mapped from disk; document i is
+        tokens[offsets[i]:offsets[i+1]] (its last token is the separator)."""
+        offsets = np.load(_index_path(shard.path))
+        if len(offsets) != shard.documents + 1 or offsets[-1] != shard.tokens:
+            raise ValueError(f"{_index_path(shard.path)}: {len(offsets) - 1} documents ending at token {offsets[-1]}, "
+                             f"its meta.json says {shard.documents} documents of {shard.tokens} tokens; run `curate "
+                             "tokenize` again")
+        return np.memmap(shard.path, dtype=self.dtype, mode="r"), offsets
+
+    def arrays(self, split: str) -> list[np.ndarray]:
+        """The token arrays (mapped from disk) of the split's non-empty shards, in order."""
+        return [np.memmap(s.path, dtype=self.dtype, mode="r") for s in self._shards[split] if s.tokens]
+
+    def spans(self, split: str) -> list[tuple[np.ndarray, int, int]]:
+        """(shard tokens, start, end) of every document of the split, in order; end includes the separator
+        that follows the document."""
+        docs = []
+        for shard in self._shards[split]:
+            if shard.tokens:
+                tokens, offsets = self.load(shard)
+                docs += [(tokens, int(a), int(b)) for a, b in zip(offsets[:-1], offsets[1:]) if b > a]
+        return docs
 
 
-def shard_documents(source_dir: Path, split: str) -> list[tuple[np.ndarray, int, int]]:
-    """(shard tokens, start, end) of every document of a source folder's split, in order; end includes the
-    separator that follows the document."""
-    docs = []
-    for bin_path in shard_files(source_dir, split):
-        tokens, offsets = load_shard(str(bin_path))
-        if len(tokens):
-            docs += [(tokens, int(a), int(b)) for a, b in zip(offsets[:-1], offsets[1:]) if b > a]
-    return docs
+def _index_path(bin_path: Path) -> Path:
+    return bin_path.with_name(bin_path.name[: -len(".bin")] + ".idx.npy")
 
 
-def split_tokens(source_dir: Path, split: str) -> int:
-    """Tokens of a source folder's split, from meta.json (counted from the shards when meta.json has no entry)."""
-    meta = read_meta(Path(source_dir))
-    entry = meta.get("sources", {}).get(Path(source_dir).name)
-    if entry is not None:
-        return int(entry[split]["tokens"])
-    return int(sum(np.memmap(p, dtype=meta["dtype"], mode="r").shape[0] for p in shard_files(source_dir, split)))
+class TokenShards:
+    """Token shards opened for reading: source name -> `TokenSource`, every meta.json read and checked once
+    (listed shards present at their size, one tokenizer for all sources).
 
+        shards = TokenShards.open("tokens/")                                # every source of one folder
+        shards = TokenShards.open({"web": "tokens/web", "books": "b/tokens"})  # a source folder or its root
+        shards["web"].spans("heldout"), shards.vocab_size, shards.tokenizer
 
-def meta_sha256(source_dir: Path) -> str:
-    """The fingerprint of the token shards a source folder belongs to (its meta.json's sha256)."""
-    return sha256_file(Path(source_dir).parent / "meta.json")
+    Nothing is mapped until asked for, so the object is cheap to pickle (a Ray task receives it as it is)."""
 
+    def __init__(self, sources: dict[str, TokenSource]):
+        if not sources:
+            raise ValueError("no sources of token shards given")
+        self.sources = dict(sorted(sources.items()))
+        first = next(iter(self.sources.values()))
+        for s in self.sources.values():
+            if s.meta["tokenizer_sha256"] != first.meta["tokenizer_sha256"]:
+                raise ValueError(f"source {s.name!r}: its token shards were made by another tokenizer than "
+                                 f"{first.name!r}'s ({s.meta['tokenizer_sha256'][:12]} vs "
+                                 f"{first.meta['tokenizer_sha256'][:12]}); re-tokenize")
+        meta = first.meta
+        self.dtype = np.dtype(meta["dtype"])
+        self.vocab_size, self.separator_id = int(meta["vocab_size"]), int(meta["separator_id"])
+        self.tokenizer, self.tokenizer_sha256 = meta["tokenizer"], meta["tokenizer_sha256"]
 
-def load_shard(bin_path: str) -> tuple[np.ndarray, np.ndarray]:
-    """(tokens, offsets) of one shard, the tokens mapped from disk; document i is
-    tokens[offsets[i]:offsets[i+1]] (its last token is the separator)."""
-    bin_path = Path(bin_path)
-    meta = json.loads((bin_path.parents[2] / "meta.json").read_text())
-    tokens = np.memmap(bin_path, dtype=np.dtype(meta["dtype"]), mode="r")
-    offsets = np.load(bin_path.with_name(bin_path.name[: -len(".bin")] + ".idx.npy"))
-    return tokens, offsets
+    @classmethod
+    def open(cls, data: "TokenShards | str | os.PathLike | dict[str, str | os.PathLike]") -> "TokenShards":
+        """From the output folder of `curate tokenize` (every source in it), or from source -> folder where a
+        folder is the source's own (tokens/<source>) or the output folder that has it. An opened one is
+        returned as it is."""
+        if isinstance(data, TokenShards):
+            return data
+        metas: dict[Path, tuple[dict, str]] = {}
+
+        def meta_of(root: Path, why: str) -> tuple[dict, str]:
+            if root not in metas:
+                metas[root] = _read_meta(root, why)
+            return metas[root]
+
+        if isinstance(data, (str, os.PathLike)):
+            root = Path(data)
+            meta, sha = meta_of(root, f"{root}: no meta.json")
+            return cls({s: TokenSource(s, root / s, meta, sha) for s in meta["sources"]})
+        if not isinstance(data, dict):
+            raise ValueError(f"token shards: expected a folder or a mapping source -> folder, got {data!r}")
+        sources = {}
+        for name, folder in data.items():
+            folder = Path(folder)
+            if (folder / "meta.json").is_file() and (folder / name).is_dir():
+                folder = folder / name
+            if not (folder / "train").is_dir() and not (folder / "heldout").is_dir():
+                raise ValueError(f"source {name!r}: {folder} has no train/ or heldout/ folder of token shards")
+            meta, sha = meta_of(folder.parent, f"source {name!r}: no meta.json in {folder.parent}")
+            sources[name] = TokenSource(name, folder, meta, sha)
+        return cls(sources)
+
+    def __getitem__(self, name: str) -> TokenSource:
+        return self.sources[name]
+
+    def __iter__(self):
+        return iter(self.sources)
+
+    def __len__(self) -> int:
+        return len(self.sources)
+
+    def __repr__(self) -> str:
+        return f"TokenShards({self.folders()!r})"
+
+    def folders(self) -> dict[str, str]:
+        """source -> its folder, as opened."""
+        return {s: str(src.folder) for s, src in self.sources.items()}
+
+    def select(self, names) -> "TokenShards":
+        """The same shards with only the sources in `names` (some of them)."""
+        names = set(names)
+        if not names & set(self.sources):
+            raise ValueError(f"none of {sorted(names)} is a source of these token shards ({sorted(self.sources)})")
+        return TokenShards({s: src for s, src in self.sources.items() if s in names})
+
+    def load_tokenizer(self):
+        """The tokenizer these shards were made with (the folder meta.json names)."""
+        return load_tokenizer(self.tokenizer)

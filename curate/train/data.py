@@ -1,7 +1,7 @@
 """The mixture sampler: training sequences drawn from per-source token shards in the proportions of a mixture.
 
-    sampler = MixtureSampler({"web": "tokens/web", "books": "tokens/books"}, {"web": 0.7, "books": 0.3},
-                             seq_len=256, batch_size=32, seed=0)
+    sampler = MixtureSampler(TokenShards.open("tokens/"), {"web": 0.7, "books": 0.3}, seq_len=256,
+                             batch_size=32, seed=0)
     x_BT, y_BT = sampler.next_batch()      # int64 tensors; y is x shifted by one token
 
 How a sequence is drawn:
@@ -25,12 +25,11 @@ Checks:
 """
 
 import warnings
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from curate.tokenizer.shards import read_meta, resolve_sources, shard_files
+from curate.tokenizer.shards import TokenShards, TokenSource
 
 MAX_DRIFT = 0.01
 MIN_SEQUENCES_FOR_DRIFT = 100
@@ -43,18 +42,14 @@ class MixtureDriftError(RuntimeError):
 class SourceShards:
     """The shards of one source and split, memory-mapped; draws windows of `window` tokens."""
 
-    def __init__(self, folder: Path, split: str, window: int):
-        self.folder = Path(folder)
-        meta = read_meta(self.folder)
-        self.dtype = np.dtype(meta["dtype"])
-        self.shards = [np.memmap(p, dtype=self.dtype, mode="r") for p in shard_files(self.folder, split)]
-        self.shards = [s for s in self.shards if len(s)]
+    def __init__(self, source: TokenSource, split: str, window: int):
+        self.shards = source.arrays(split)
         self.tokens = sum(len(s) for s in self.shards)
         self.window = window
         starts = np.array([max(0, len(s) - window + 1) for s in self.shards], dtype=np.int64)
         self.cum_starts = np.cumsum(starts)
         if not len(self.cum_starts) or self.cum_starts[-1] == 0:
-            raise ValueError(f"{self.folder / split}: no shard holds {window} tokens (seq_len + 1); "
+            raise ValueError(f"{source.folder / split}: no shard holds {window} tokens (seq_len + 1); "
                              f"{self.tokens} tokens in all; use a shorter seq_len or more data")
 
     def draw(self, rng: np.random.Generator) -> np.ndarray:
@@ -65,15 +60,15 @@ class SourceShards:
 
 
 class MixtureSampler:
-    def __init__(self, token_dirs: dict[str, str], weights: dict[str, float], seq_len: int, batch_size: int,
-                 seed: int = 0, split: str = "train", max_epochs: float = 4.0, budget_tokens: int | None = None,
-                 strict: bool = False):
-        """token_dirs: source -> its token shards folder (tokens/<source>); weights: source -> weight (need
-        not sum to 1; zero drops the source); budget_tokens: tokens the run will draw, for the repetition
-        check (None: no check)."""
-        token_dirs = resolve_sources(token_dirs)
-        if set(weights) != set(token_dirs):
-            raise ValueError(f"weights name sources {sorted(weights)} but the data has {sorted(token_dirs)}; "
+    def __init__(self, data: "TokenShards | str | dict[str, str]", weights: dict[str, float], seq_len: int,
+                 batch_size: int, seed: int = 0, split: str = "train", max_epochs: float = 4.0,
+                 budget_tokens: int | None = None, strict: bool = False):
+        """data: the token shards (`TokenShards.open` takes a folder or source -> folder); weights: source ->
+        weight (need not sum to 1; zero drops the source); budget_tokens: tokens the run will draw, for the
+        repetition check (None: no check)."""
+        data = TokenShards.open(data)
+        if set(weights) != set(data):
+            raise ValueError(f"weights name sources {sorted(weights)} but the data has {sorted(data)}; "
                              "give one weight per source")
         bad = {s: w for s, w in weights.items() if not (isinstance(w, (int, float)) and w >= 0)}
         if bad or sum(weights.values()) <= 0:
@@ -84,8 +79,7 @@ class MixtureSampler:
         self.sources = sorted(s for s in weights if weights[s] > 0)
         self.weights = np.array([weights[s] / total for s in self.sources])
         self.seq_len, self.batch_size, self.seed, self.split = seq_len, batch_size, seed, split
-        self.shards = {s: SourceShards(token_dirs[s], split, seq_len + 1) for s in self.sources}
-        self.token_dirs = {s: str(token_dirs[s]) for s in token_dirs}
+        self.shards = {s: SourceShards(data[s], split, seq_len + 1) for s in self.sources}
         self.position = 0  # batches drawn
         self.drawn = np.zeros(len(self.sources), dtype=np.int64)  # sequences planned per source (the rule's state)
         self.tokens = np.zeros(len(self.sources), dtype=np.int64)  # tokens actually drawn per source

@@ -1,7 +1,6 @@
 """Training a proxy GPT on a data mixture: `curate train`.
 
-    result = train({"web": "tokens/web", "books": "tokens/books"}, {"web": 0.7, "books": 0.3},
-                   depth=4, tokens=50_000_000, out_dir="runs/web70")
+    result = train("tokens/", {"web": 0.7, "books": 0.3}, depth=4, tokens=50_000_000, out_dir="runs/web70")
 
 One dial, `depth`, sets the model (GPTConfig.from_depth prints width, heads, learning rate, params, FLOPs).
 AdamW (betas 0.9/0.95, weight decay 0.1 on matrices only), warmup-stable-decay schedule (linear warmup over
@@ -34,7 +33,7 @@ import numpy as np
 import torch
 
 from curate.io.files import write_json_atomic
-from curate.tokenizer.shards import meta_sha256, read_meta, resolve_sources
+from curate.tokenizer.shards import TokenShards
 from curate.train.data import MixtureSampler
 from curate.train.model import GPT, GPTConfig
 
@@ -125,13 +124,14 @@ def write_loss_csv(rows: list[dict], path: Path) -> None:
     os.replace(tmp, path)
 
 
-def train(data: "dict[str, str] | str", weights: dict[str, float], depth: int, tokens: int, out_dir: str,
+def train(data: "TokenShards | dict[str, str] | str", weights: dict[str, float], depth: int, tokens: int, out_dir: str,
           seq_len: int = 256, batch_size: int = 32, grad_accum: int = 1, seed: int = 0, device: str = "auto",
           resume: bool = True, lr: float | None = None, ckpt_every: int | None = None, max_epochs: float = 4.0,
           strict: bool = False, stop_after: int | None = None, stop_after_seconds: float | None = None, compile: bool | None = None,
           progress: bool = True, command: list[str] | None = None) -> dict:
-    """Trains a GPT of `depth` on `tokens` tokens drawn from `data` (source -> token shards folder, or one
-    `curate tokenize` output folder: all its sources) in the proportions `weights` (source -> weight), into
+    """Trains a GPT of `depth` on `tokens` tokens drawn from `data` (opened token shards, source -> token
+    shards folder, or one `curate tokenize` output folder: its sources that `weights` names) in the
+    proportions `weights` (source -> weight), into
     `out_dir`; returns the run card (also written to out_dir/run.json).
 
     batch_size sequences of seq_len tokens per micro-batch, grad_accum micro-batches per optimizer step;
@@ -144,10 +144,11 @@ def train(data: "dict[str, str] | str", weights: dict[str, float], depth: int, t
     t_start = time.perf_counter()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    sources = resolve_sources(data)
     if isinstance(weights, (list, tuple)):
         raise ValueError("weights: expected a dict source -> weight")
-    sources = {s: sources[s] for s in sources if s in weights} if isinstance(data, (str, Path)) else sources
+    shards = TokenShards.open(data)
+    if isinstance(data, (str, os.PathLike)):  # a whole `curate tokenize` folder: the sources the weights name
+        shards = shards.select(weights)
     if not isinstance(tokens, int) or tokens < 1:
         raise ValueError(f"tokens: expected a whole number >= 1, got {tokens!r}")
     if grad_accum < 1:
@@ -156,23 +157,17 @@ def train(data: "dict[str, str] | str", weights: dict[str, float], depth: int, t
     use_cuda = dev.type == "cuda"
     compile = use_cuda if compile is None else compile
 
-    meta = read_meta(next(iter(sources.values())))
-    for s, folder in sources.items():
-        other = read_meta(folder)
-        if other["tokenizer_sha256"] != meta["tokenizer_sha256"]:
-            raise ValueError(f"source {s!r}: its token shards were made by another tokenizer than the others' "
-                             f"({other['tokenizer_sha256'][:12]} vs {meta['tokenizer_sha256'][:12]}); re-tokenize")
-    config = GPTConfig.from_depth(depth, meta["vocab_size"], seq_len, verbose=progress)
+    config = GPTConfig.from_depth(depth, shards.vocab_size, seq_len, verbose=progress)
     if lr is not None:
         config.lr = float(lr)
     tokens_per_step = batch_size * grad_accum * seq_len
     steps = max(1, math.ceil(tokens / tokens_per_step))
     ckpt_every = ckpt_every or max(1, steps // 10)
 
-    args = {"data": {s: str(Path(p).resolve()) for s, p in sources.items()}, "weights": dict(weights),
+    args = {"data": {s: str(Path(p).resolve()) for s, p in shards.folders().items()}, "weights": dict(weights),
             "depth": depth, "tokens": tokens, "seq_len": seq_len, "batch_size": batch_size, "grad_accum": grad_accum,
             "seed": seed, "lr": config.lr, "max_epochs": max_epochs}
-    sampler = MixtureSampler(sources, weights, seq_len, batch_size, seed=seed, max_epochs=max_epochs,
+    sampler = MixtureSampler(shards, weights, seq_len, batch_size, seed=seed, max_epochs=max_epochs,
                              budget_tokens=steps * tokens_per_step, strict=strict)
 
     torch.manual_seed(seed)
@@ -262,11 +257,10 @@ def train(data: "dict[str, str] | str", weights: dict[str, float], depth: int, t
     card = {
         "config": config.to_dict(), "derived": derived, "args": args,
         "command": command if command is not None else sys.argv,
-        "data": {s: {"folder": str(Path(p).resolve()), "meta_sha256": meta_sha256(p),
-                     "train_tokens": sampler.shards[s].tokens if s in sampler.shards else 0}
-                 for s, p in sources.items()},
-        "tokenizer": meta["tokenizer"], "tokenizer_sha256": meta["tokenizer_sha256"],
-        "separator_id": meta["separator_id"],
+        "data": {s: {"folder": args["data"][s], "meta_sha256": shards[s].meta_sha256,
+                     "train_tokens": sampler.shards[s].tokens if s in sampler.shards else 0} for s in shards},
+        "tokenizer": shards.tokenizer, "tokenizer_sha256": shards.tokenizer_sha256,
+        "separator_id": shards.separator_id,
         "weights": dict(zip(sampler.sources, sampler.weights.tolist())),
         "tokens_drawn": sampler.tokens_drawn(), "epochs": sampler.epochs,
         "steps": steps, "step": step, "finished": step >= steps, "tokens_per_step": tokens_per_step,
