@@ -29,29 +29,18 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from curate.tokenizer.shards import write_token_arrays  # noqa: E402
+
 H100_BF16_FLOPS = 989e12
 
 
 def random_shards(root: Path, vocab_size: int, tokens_per_source: int, sources=("a", "b"), seed: int = 0) -> Path:
-    """root/tokens: token shards of random ids in curate's layout (meta.json with the fields the loop reads)."""
+    """root/tokens: token shards of random ids (one document per split and source), written by curate's writer."""
     rng = np.random.default_rng(seed)
-    dtype = np.uint16 if vocab_size <= 65535 else np.uint32
-    tokens = root / "tokens"
-    meta_sources = {}
-    for s in sources:
-        entry = {}
-        for split, n in (("train", tokens_per_source), ("heldout", max(4096, tokens_per_source // 100))):
-            d = tokens / s / split
-            d.mkdir(parents=True, exist_ok=True)
-            rng.integers(1, vocab_size, size=n, dtype=np.int64).astype(dtype).tofile(d / "00000.bin")
-            np.save(d / "00000.idx.npy", np.array([0, n], dtype=np.int64))
-            entry[split] = {"documents": 1, "tokens": n, "shards": [{"file": "00000.bin", "documents": 1, "tokens": n}]}
-        meta_sources[s] = entry
-    meta = {"format": "curate token shards v1", "dtype": np.dtype(dtype).name, "vocab_size": vocab_size,
-            "separator": "<|endoftext|>", "separator_id": 0, "tokenizer": "none (random tokens)",
-            "tokenizer_sha256": "0" * 64, "sources": meta_sources}
-    (tokens / "meta.json").write_text(json.dumps(meta, indent=2))
-    return tokens
+    docs = {s: {split: [rng.integers(1, vocab_size, size=n - 1, dtype=np.int64)]
+                for split, n in (("train", tokens_per_source), ("heldout", max(4096, tokens_per_source // 100)))}
+            for s in sources}
+    return write_token_arrays(root / "tokens", docs, vocab_size, separator_id=0, tokenizer="none (random tokens)")
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from curate.tokenizer import TokenShards, load_tokenizer, tokenize_corpus, train_tokenizer
 from curate.tokenizer.corpus import is_heldout
-from curate.tokenizer.shards import token_dtype
+from curate.tokenizer.shards import token_dtype, write_token_arrays
 from test_tokenizer import BPE, DATA, SP_BPE, shard_docs, write_sample_shards
 
 GOLDEN = Path(__file__).parent / "data" / "token_shards_v1"
@@ -258,3 +258,19 @@ def test_sources_of_two_tokenizers_are_refused(tmp_path):
         meta["sources"].pop("wiki")
         (other / "meta.json").write_text(json.dumps(meta))
         TokenShards.open({"web": str(other / "wiki")})
+
+
+def test_token_arrays_written_by_the_owner_read_back(tmp_path):
+    """The writer for ids without a tokenizer (the training-loop benchmarks): documents in order, each followed by
+    the separator, split by split, with meta.json counts the reader checks."""
+    rng = np.random.default_rng(0)
+    docs = {"a": {"train": [rng.integers(1, 70_000, size=n) for n in (5, 0, 300)], "heldout": [np.arange(1, 9)]},
+            "b": {"train": [[7, 8, 9]], "heldout": [[1]]}}
+    shards = TokenShards.open(write_token_arrays(tmp_path / "tokens", docs, 70_000, separator_id=0, tokenizer="test"))
+    assert token_dtype(70_000) == np.uint32 and shards["a"].tokens("train") == 5 + 0 + 300 + 3
+    for source, splits in docs.items():
+        for split, arrays in splits.items():
+            (tokens,) = shards[source].arrays(split)
+            expected = np.concatenate([np.r_[np.asarray(x, np.int64), 0] for x in arrays])
+            assert tokens.dtype == np.uint32 and np.array_equal(tokens, expected)
+            assert shards[source].documents(split) == len(arrays)

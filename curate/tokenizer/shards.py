@@ -61,13 +61,15 @@ class _ShardFile:
         self.f = open(self.tmp, "wb")
         self.offsets = [0]
 
-    def append(self, docs: list[list[int]], separator: int) -> None:
-        flat = []
+    def append(self, docs: list, separator: int) -> None:
+        """Documents as lists or arrays of token ids, each followed by the separator."""
+        sep = np.array([separator], dtype=self.dtype)
+        parts = []
         for ids in docs:
-            flat.extend(ids)
-            flat.append(separator)
+            parts += [np.asarray(ids, dtype=self.dtype), sep]
             self.offsets.append(self.offsets[-1] + len(ids) + 1)
-        np.asarray(flat, dtype=self.dtype).tofile(self.f)
+        if parts:
+            np.concatenate(parts).tofile(self.f)
 
     def close(self) -> None:
         self.f.close()
@@ -144,8 +146,8 @@ def _request(tok_dir: Path, inputs: list[str], tasks: int) -> dict:
     }
 
 
-def collect_meta(out: Path, tok, request: dict) -> dict:
-    """meta.json from the shards on disk: what the readers will find is what is counted."""
+def _sources_on_disk(out: Path) -> dict:
+    """Each source's counts per split, from the shards on disk: what the readers will find is what is counted."""
     sources: dict = {}
     for source_dir in sorted(p for p in out.iterdir() if p.is_dir() and p.name != "logs"):
         entry = {}
@@ -160,25 +162,52 @@ def collect_meta(out: Path, tok, request: dict) -> dict:
                 "shards": shards,
             }
         sources[source_dir.name] = entry
-    dtype = token_dtype(tok.vocab_size)
+    return sources
+
+
+def _meta(sources: dict, vocab_size: int, **fields) -> dict:
     return {
         "format": "curate token shards v1",
-        "dtype": dtype.name,
-        "vocab_size": tok.vocab_size,
-        "separator": tok.card["separator"],
-        "separator_id": tok.separator_id,
-        "separator_placement": "after every document",
-        "tokenizer": request["tokenizer"],
-        "tokenizer_file": tok.card["tokenizer_file"],
-        "tokenizer_sha256": request["tokenizer_sha256"],
-        "inputs": request["inputs"],
-        "heldout": {"fraction": tok.card["heldout"]["fraction"], "rule": HELDOUT_RULE},
-        "order": "a source's documents: its shards in file-name order (the input file's position in the sorted "
-                 "input list), within a shard in input order",
+        "dtype": token_dtype(vocab_size).name,
+        "vocab_size": vocab_size,
+        **fields,
         "sources": sources,
         "totals": {split: {"documents": sum(s[split]["documents"] for s in sources.values()),
                            "tokens": sum(s[split]["tokens"] for s in sources.values())} for split in SPLITS},
     }
+
+
+def collect_meta(out: Path, tok, request: dict) -> dict:
+    """meta.json of a tokenized corpus, from the shards on disk."""
+    return _meta(
+        _sources_on_disk(out),
+        tok.vocab_size,
+        separator=tok.card["separator"],
+        separator_id=tok.separator_id,
+        separator_placement="after every document",
+        tokenizer=request["tokenizer"],
+        tokenizer_file=tok.card["tokenizer_file"],
+        tokenizer_sha256=request["tokenizer_sha256"],
+        inputs=request["inputs"],
+        heldout={"fraction": tok.card["heldout"]["fraction"], "rule": HELDOUT_RULE},
+        order="a source's documents: its shards in file-name order (the input file's position in the sorted "
+              "input list), within a shard in input order",
+    )
+
+
+def write_token_arrays(out: Path, docs: dict[str, dict[str, list]], vocab_size: int, separator_id: int,
+                       tokenizer: str) -> Path:
+    """Token shards of documents given as token ids, {source: {split: [ids, ...]}}, one shard per split, with
+    no tokenizer behind them (`tokenizer` says what made the ids): for benchmarks of the training loop."""
+    for source, splits in docs.items():
+        for split, arrays in splits.items():
+            shard = _ShardFile(out / source / split / "00000.bin", token_dtype(vocab_size))
+            shard.append(arrays, separator_id)
+            shard.close()
+    meta = _meta(_sources_on_disk(out), vocab_size, separator="<|endoftext|>", separator_id=separator_id,
+                 separator_placement="after every document", tokenizer=tokenizer, tokenizer_sha256="0" * 64)
+    write_json_atomic(out / "meta.json", meta)
+    return out
 
 
 class TokenMeta(PipelineStep):
