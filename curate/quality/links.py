@@ -17,16 +17,21 @@ counted):
 - a main content without any text (a page whose content a script loads, an empty listing) has nothing of its
   own (`no_main_content`): what an extractor returns for it comes from the chrome.
 After extraction:
-- `main_share`: the share of the extracted words that occur in the main content (`outside_main_content`
-  below a threshold). An extractor that finds little in the main element can return the sidebar and the
-  footer instead (trafilatura does, on a soft 404 whose main element holds one line): a page's content is in
-  its main content, so text from elsewhere is chrome.
+- `main_share`: how much of the extraction the main content can account for: the main content's visible
+  characters over the extraction's (whitespace not counted), at most 1 (`outside_main_content` below a
+  threshold). An extractor that finds little in the main element can return the sidebar and the footer
+  instead (trafilatura does, on a soft 404 whose main element holds one line): a page's content is in its main
+  content, so an extraction several times the size of the main content is mostly chrome. A bound, not a match
+  of the words: it costs two counts of characters, where matching each extracted word against the main
+  content's words cost as much as resiliparse's extraction itself; it cannot see an extractor that returns
+  chrome while dropping a main content as large (not seen on the labelled pages, where the two measures took
+  the same decisions on every content page; see benchmarks/RESULTS.md).
 
 Regular expressions over the HTML string, not a DOM, for the reason `curate.extract` gives (resiliparse's DOM
-costs ~0.1 ms per node handed to Python; lxml would parse every page a second time).
+costs microseconds per node handed to Python, and a manual's page has a hundred links in its main content;
+lxml would parse every page a second time).
 """
 
-import html
 import re
 from functools import cached_property
 
@@ -36,17 +41,10 @@ from curate.stage import Drop
 # found after (one pattern for whole tags is several times slower)
 _MAIN = re.compile(r"""<main(?![\w-])|role\s*=\s*["']?main(?![\w-])""", re.I)
 _TAG_NAME = re.compile(r"<([a-z][a-z0-9]*)(?![\w-])", re.I)
-_INVISIBLE = re.compile(r"<(script|style|noscript|template|svg)\b.*?</\1\s*>", re.I | re.S)
-_COMMENT = re.compile(r"<!--.*?-->", re.S)
+# what a reader does not see, removed in one pass: scripts, styles, templates, inline SVG, comments
+_HIDDEN = re.compile(r"<(script|style|noscript|template|svg)\b.*?</\1\s*>|<!--.*?-->", re.I | re.S)
 _LINK = re.compile(r"<a\b[^>]*>(.*?)</a\s*>", re.I | re.S)
 _TAG = re.compile(r"<[^>]*>")
-_WORD = re.compile(r"\w+")
-
-
-# the share of a longer extraction is measured on its first and last MAX_SHARE_CHARS / 2 characters: where an
-# extractor puts the chrome it takes (sidebars lead, footers trail), and tokenising all of a long page would
-# cost more than its extraction
-MAX_SHARE_CHARS = 8_000
 
 
 class MainContent:
@@ -56,7 +54,10 @@ class MainContent:
 
     def __init__(self, html_: str):
         self.html = html_
-        self.text = _TAG.sub(" ", html_)
+
+    @cached_property
+    def text(self) -> str:
+        return _TAG.sub(" ", self.html)
 
     @cached_property
     def chars(self) -> int:  # whitespace not counted
@@ -64,18 +65,11 @@ class MainContent:
 
     @cached_property
     def link_chars(self) -> int:  # of which inside <a> elements
-        return _non_space(_TAG.sub(" ", " ".join(_LINK.findall(self.html))))
+        return _non_space(_TAG.sub("", "".join(_LINK.findall(self.html))))
 
     @property
     def link_density(self) -> float:
         return self.link_chars / self.chars if self.chars else 0.0
-
-    @cached_property
-    def vocabulary(self) -> set[str]:
-        # the words of the distinct whitespace-separated tokens are the words of the text: tokenising those
-        # alone (a fifth of a page's tokens) costs a third as much
-        tokens = " ".join(set(self.text.lower().split()))
-        return set(_WORD.findall(html.unescape(tokens) if "&" in tokens else tokens))
 
 
 def _non_space(text: str) -> int:
@@ -126,7 +120,7 @@ def main_content(page: str) -> MainContent | None:
     fragments = main_fragments(page)
     if not fragments:
         return None
-    return MainContent(_COMMENT.sub("", _INVISIBLE.sub(" ", "".join(fragments))))
+    return MainContent(_HIDDEN.sub(" ", "".join(fragments)))
 
 
 def navigation_drop(main: MainContent, max_link_density: float) -> Drop | None:
@@ -141,19 +135,17 @@ def navigation_drop(main: MainContent, max_link_density: float) -> Drop | None:
 
 
 def main_share(main: MainContent, text: str) -> float:
-    """The share of the words of `text` (case folded) that occur in the main content."""
-    if len(text) > MAX_SHARE_CHARS:
-        text = text[: MAX_SHARE_CHARS // 2] + " " + text[-MAX_SHARE_CHARS // 2 :]
-    words = _WORD.findall(text.lower())
-    if not words:
-        return 0.0
-    return sum(map(main.vocabulary.__contains__, words)) / len(words)
+    """How much of the extraction `text` the main content can account for: the main content's visible
+    characters over those of `text` (whitespace not counted), at most 1."""
+    chars = _non_space(text)
+    return min(1.0, main.chars / chars) if chars else 0.0
 
 
 def outside_main_drop(main: MainContent, text: str, min_main_share: float) -> Drop | None:
-    """The Drop of an extraction (`text`) with less than `min_main_share` of its words from the main content."""
+    """The Drop of an extraction (`text`) of which the main content can account for less than
+    `min_main_share` (see `main_share`)."""
     share = main_share(main, text)
     if share < min_main_share:
         return Drop("outside_main_content", {"signal": "main_share", "value": round(share, 6),
-                                             "threshold": min_main_share})
+                                             "threshold": min_main_share, "main_chars": main.chars})
     return None
