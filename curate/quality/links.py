@@ -37,9 +37,13 @@ from functools import cached_property
 
 from curate.stage import Drop
 
-# a main landmark: a <main> tag or a role="main" attribute, searched for on its own and the tag around it
-# found after (one pattern for whole tags is several times slower)
-_MAIN = re.compile(r"""<main(?![\w-])|role\s*=\s*["']?main(?![\w-])""", re.I)
+# a main landmark: a <main> tag, or an attribute value "main" that belongs to a role attribute; searched for
+# on their own and the tag around them found after (one pattern for whole tags is several times slower). Both
+# start with a character that has no case ("<", "="), which lets the case-insensitive search skip to them:
+# starting at "role" made the search over a page cost as much as the rest of the landmark's measures.
+_MAIN = re.compile(r"""<main(?![\w-])|=\s*["']?main(?![\w-])""", re.I)
+_ROLE = re.compile(r"role\s*$", re.I)  # before the "=" of a value found by _MAIN
+ROLE_LOOKBEHIND = 100
 _TAG_NAME = re.compile(r"<([a-z][a-z0-9]*)(?![\w-])", re.I)
 # what a reader does not see, removed in one pass: scripts, styles, templates, inline SVG, comments
 _HIDDEN = re.compile(r"<(script|style|noscript|template|svg)\b.*?</\1\s*>|<!--.*?-->", re.I | re.S)
@@ -103,7 +107,11 @@ def main_fragments(page: str) -> list[str]:
     """The HTML of each main landmark of `page` that is not inside another one, in page order."""
     fragments, pos = [], 0
     while m := _MAIN.search(page, pos):
-        start = m.start() if m.group(0)[0] == "<" else _attribute_tag(page, pos, m.start())
+        if m.group(0)[0] == "<":
+            start = m.start()
+        else:
+            role = _ROLE.search(page, max(pos, m.start() - ROLE_LOOKBEHIND), m.start())
+            start = _attribute_tag(page, pos, role.start()) if role else -1
         opening = _TAG_NAME.match(page, start) if start >= 0 else None
         close = page.find(">", m.end())
         if opening is None or close < 0:
