@@ -52,20 +52,17 @@ _TAG = re.compile(r"<[^>]*>")
 
 
 class MainContent:
-    """The main content of a page: its HTML (scripts, styles and comments left out) and its visible text (tags
-    replaced by spaces, entities as written: &lt; counts 4 characters, a few characters of a page, and
-    decoding them would cost a tenth of the measurement). The measures are computed on first use."""
+    """The main content of a page: its HTML (scripts, styles and comments left out), measured on its visible
+    characters (tags left out, whitespace not counted, entities as written: &lt; counts 4 characters, a few
+    characters of a page, and decoding them would cost a tenth of the measurement). The measures are computed
+    on first use."""
 
     def __init__(self, html_: str):
         self.html = html_
 
     @cached_property
-    def text(self) -> str:
-        return _TAG.sub(" ", self.html)
-
-    @cached_property
-    def chars(self) -> int:  # whitespace not counted
-        return _non_space(self.text)
+    def chars(self) -> int:
+        return _non_space(_TAG.sub("", self.html))
 
     @cached_property
     def link_chars(self) -> int:  # of which inside <a> elements
@@ -152,6 +149,10 @@ def main_share(main: MainContent, text: str) -> float:
 def outside_main_drop(main: MainContent, text: str, min_main_share: float) -> Drop | None:
     """The Drop of an extraction (`text`) of which the main content can account for less than
     `min_main_share` (see `main_share`)."""
+    # at least the share of all its characters, whitespace included: the share without whitespace is no
+    # smaller (the common case, decided without counting; isspace stops at the first other character)
+    if main.chars >= min_main_share * len(text) and text and not text.isspace():
+        return None
     share = main_share(main, text)
     if share < min_main_share:
         return Drop("outside_main_content", {"signal": "main_share", "value": round(share, 6),
