@@ -33,7 +33,7 @@ lxml would parse every page a second time).
 """
 
 import re
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from curate.stage import Drop
 
@@ -78,13 +78,17 @@ def _non_space(text: str) -> int:
     return len(text) - text.count(" ") - text.count("\n") - text.count("\t") - text.count("\r")
 
 
+@lru_cache(maxsize=64)
+def _tags_named(tag: str) -> re.Pattern:
+    # opening and closing tags of an element name, self-closing ones left out (they open nothing)
+    return re.compile(rf"<(/?){tag}(?![\w-])[^>]*(?<!/)>", re.I)
+
+
 def _element_end(page: str, tag: str, start: int) -> int:
     """Where the element whose opening tag ends at `start` closes (nested elements of the same name counted);
     the end of the page when it never does."""
     depth = 1
-    for t in re.compile(rf"<(/?){tag}(?![\w-])[^>]*>", re.I).finditer(page, start):
-        if t.group(0).endswith("/>"):
-            continue
+    for t in _tags_named(tag).finditer(page, start):
         depth += -1 if t.group(1) else 1
         if depth == 0:
             return t.end()
