@@ -18,14 +18,15 @@ counted):
   own (`no_main_content`): what an extractor returns for it comes from the chrome.
 After extraction:
 - `main_share`: how much of the extraction the main content can account for: the main content's visible
-  characters over the extraction's (whitespace not counted), at most 1 (`outside_main_content` below a
-  threshold). An extractor that finds little in the main element can return the sidebar and the footer
-  instead (trafilatura does, on a soft 404 whose main element holds one line): a page's content is in its main
-  content, so an extraction several times the size of the main content is mostly chrome. A bound, not a match
-  of the words: it costs two counts of characters, where matching each extracted word against the main
-  content's words cost as much as resiliparse's extraction itself; it cannot see an extractor that returns
-  chrome while dropping a main content as large (not seen on the labelled pages, where the two measures took
-  the same decisions on every content page; see benchmarks/RESULTS.md).
+  characters over the extraction's (whitespace not counted, a repeated line once), at most 1
+  (`outside_main_content` below a threshold). An extractor that finds little in the main element can return
+  the sidebar and the footer instead (trafilatura does, on a soft 404 whose main element holds one line): a
+  page's content is in its main content, so an extraction several times its size is mostly chrome. A bound,
+  not a match of the words: when the main content has the threshold's share of all the extraction's
+  characters it costs nothing, where matching each extracted word against the main content's words cost as
+  much as resiliparse's extraction itself. It cannot see an extractor that returns chrome while dropping a
+  main content as large (not seen on the labelled pages, where the two measures took the same decisions on
+  every content page; see benchmarks/RESULTS.md).
 
 Regular expressions over the HTML string, not a DOM, for the reason `curate.extract` gives (resiliparse's DOM
 costs microseconds per node handed to Python, and a manual's page has a hundred links in its main content;
@@ -145,16 +146,17 @@ def navigation_drop(main: MainContent, max_link_density: float) -> Drop | None:
 
 def main_share(main: MainContent, text: str) -> float:
     """How much of the extraction `text` the main content can account for: the main content's visible
-    characters over those of `text` (whitespace not counted), at most 1."""
-    chars = _non_space(text)
+    characters over those of `text` (whitespace not counted, each distinct line once: an extractor can repeat
+    a paragraph, as trafilatura does with the only paragraph of a short page), at most 1."""
+    chars = _non_space("\n".join(set(text.split("\n"))))
     return min(1.0, main.chars / chars) if chars else 0.0
 
 
 def outside_main_drop(main: MainContent, text: str, min_main_share: float) -> Drop | None:
     """The Drop of an extraction (`text`) of which the main content can account for less than
     `min_main_share` (see `main_share`)."""
-    # at least the share of all its characters, whitespace included: the share without whitespace is no
-    # smaller (the common case, decided without counting; isspace stops at the first other character)
+    # at least the share of all its characters, whitespace and repeated lines included: the share measured
+    # is no smaller (the common case, decided without counting; isspace stops at the first other character)
     if main.chars >= min_main_share * len(text) and text and not text.isspace():
         return None
     share = main_share(main, text)
