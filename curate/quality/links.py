@@ -41,7 +41,7 @@ from curate.stage import Drop
 # a main landmark: a <main> tag, or an attribute value "main" that belongs to a role attribute; searched for
 # on their own and the tag around them found after (one pattern for whole tags is several times slower). Both
 # start with a character that has no case ("<", "="), which lets the case-insensitive search skip to them:
-# starting at "role" made the search over a page cost as much as the rest of the landmark's measures.
+# from "role", the search over a Sphinx page cost as much as finding the element's end.
 _MAIN = re.compile(r"""<main(?![\w-])|=\s*["']?main(?![\w-])""", re.I)
 _ROLE = re.compile(r"role\s*$", re.I)  # before the "=" of a value found by _MAIN
 ROLE_LOOKBEHIND = 100
