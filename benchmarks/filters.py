@@ -2,7 +2,7 @@
 curate's, on the same real text, each chain in a fresh process of its own, one core.
 
     python benchmarks/filters.py [--runs 3] [--warm 1] [--max-mb 0] [--sides ...] [--fasttext]
-    python benchmarks/filters.py --labelled | --extraction
+    python benchmarks/filters.py --labelled | --extraction [--warc DIR --pages 400]
 
 The corpus: the bundled sample read and extracted (web pages after trafilatura, code blocks fenced, books,
 Wikipedia; no filtering), each document once. Each side (a chain) runs in a process of its own that has
@@ -24,9 +24,10 @@ datatrove default's keep/remove decision (and the same reason), every disagreeme
 --fasttext: fastText prediction throughput as well: language id (bundled lid.176) and a quality classifier
 trained on the same text.
 
---extraction: html_extract's engines on the sample's pages and the labelled set's, as the stage calls them,
-timed side by side: plain text, with code blocks fenced (code_blocks), and with the checks on the main content
-(max_link_density, min_main_share) as well; CPU seconds, median of --repeat.
+--extraction: html_extract's engines on the sample's pages and the labelled set's (or, with --warc DIR, the first
+--pages pages of the WARC files there), as the stage calls them, timed side by side: plain text, with code
+blocks fenced (code_blocks), and with the checks on the main content (max_link_density, min_main_share) as
+well; CPU seconds, median of --repeat.
 
 --labelled: the share of each label of the labelled quality set (tests/kits/quality_pages.py) that `web.yaml`
 keeps or removes, run as `curate run` would, with each engine (web.yaml's extraction settings and rules), and
@@ -307,12 +308,32 @@ def load() -> str:
     return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def extraction(repeat: int, engines: list[str]) -> None:
-    """CPU seconds of html_extract's variants over the same pages, alternated, median of `repeat`."""
+def warc_pages(folder: Path, n: int) -> list[str]:
+    """The first `n` HTML responses of the WARC files in `folder`, in file order."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    pages = []
+    for path in sorted(folder.glob("*.warc*")):
+        with open(path, "rb") as f:
+            for record in ArchiveIterator(f):
+                if record.rec_type == "response":
+                    pages.append(record.content_stream().read().decode("utf-8", "replace"))
+                    if len(pages) == n:
+                        return pages
+    return pages
+
+
+def extraction(repeat: int, engines: list[str], warc: Path | None, n_pages: int) -> None:
+    """CPU seconds of html_extract's variants over the same pages, alternated, median of `repeat`: the labelled
+    set's pages, or the first `n_pages` pages of the WARC files in `warc` (a corpus of
+    scripts/build_scale_corpus.py)."""
     from curate.extract import HtmlExtract
     from kits import quality_pages as evalset
 
-    pages = [p.html.decode("utf-8", "replace") for p in evalset.real_pages()]
+    if warc:
+        pages = warc_pages(warc, n_pages)
+    else:
+        pages = [p.html.decode("utf-8", "replace") for p in evalset.real_pages()]
     mb = sum(map(len, pages)) / 1e6
     print(f"extraction: {len(pages)} pages, {mb:.1f} MB of HTML; {load()}")
     for engine in engines:
@@ -327,10 +348,11 @@ def extraction(repeat: int, engines: list[str]) -> None:
                 for page in pages:
                     step._extract(page)  # what the stage runs in its sandbox for each page
                 times[name].append(time.process_time() - start)
-        base = statistics.median(times["plain"])
+        base, blocks = statistics.median(times["plain"]), statistics.median(times["code_blocks"])
         for name, t in times.items():
             t = statistics.median(t)
-            print(f"  {engine:11} {name:36} {t:7.2f} CPU s ({mb / t:6.2f} MB/CPU-s)  {t / base:.2f}x plain  "
+            print(f"  {engine:11} {name:32} {t:7.2f} CPU s {t / len(pages) * 1e3:6.3f} ms/page "
+                  f"({mb / t:6.2f} MB/CPU-s)  {t / base:.2f}x plain  {t / blocks:.2f}x code_blocks  "
                   f"runs: {', '.join(f'{x:.2f}' for x in times[name])}")
     print(f"  {load()}")
 
@@ -347,6 +369,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--extraction", action="store_true", help="only the extraction timings")
     ap.add_argument("--engines", default="resiliparse,trafilatura", help="with --extraction: the engines to time")
+    ap.add_argument("--warc", type=Path, help="with --extraction: time pages of these WARC files instead")
+    ap.add_argument("--pages", type=int, default=400, help="with --warc: this many pages")
     ap.add_argument("--side", choices=SIDES, help=argparse.SUPPRESS)  # a child process: one side
     ap.add_argument("--texts", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -356,7 +380,7 @@ def main() -> None:
     elif args.labelled:
         labelled(args.workers)
     elif args.extraction:
-        extraction(args.repeat, args.engines.split(","))
+        extraction(args.repeat, args.engines.split(","), args.warc, args.pages)
     else:
         side_by_side(args)
 

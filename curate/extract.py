@@ -198,8 +198,8 @@ class HtmlExtract(Stage):
     their own, judged by the main content a page marks (its `<main>` or `role="main"` element; see
     `curate.quality.links`), both off by default: `max_link_density` removes before extraction a page whose
     main content has no text (`no_main_content`) or is more than that share of link text (`link_dense`);
-    `min_main_share` removes an extraction with less than that share of its words from the main content
-    (`outside_main_content`: the extractor returned the chrome)."""
+    `min_main_share` removes an extraction that the main content can account for less than that share of
+    (its visible characters over the extraction's: `outside_main_content`, the extractor returned the chrome)."""
 
     name = "html_extract"
 

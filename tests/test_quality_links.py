@@ -106,19 +106,22 @@ def test_an_extraction_of_a_soft_404_from_outside_its_main_content_is_removed(pa
     assert len(built) == 40 and {p.label for p in built} == {"boilerplate"}
     plain = HtmlExtract(engine="trafilatura", timeout=60)
     checked = HtmlExtract(engine="trafilatura", timeout=60, max_link_density=0.5, min_main_share=0.5)
-    chrome = 0
+    chrome = repeated = 0
     for page in built:
         html_ = page.html.decode()
         main = main_content(html_)
         assert navigation_drop(main, 0.5) is None  # a main element with a little text, few links
         text, result = plain._extract(html_), checked._extract(html_)
-        message = set(main.text.split())
+        message = set(re.sub(r"<[^>]*>", " ", main.html).split())  # the words of the message
         if set(text.split()) <= message:  # the message alone
-            assert result == text
+            # trafilatura returns the paragraph of some twice: a repeated line counts once
+            lines = text.split("\n")
+            repeated += len(set(lines)) < len(lines)
+            assert main_share(main, text) > 0.9 and result == text
         elif len(text.split()) > 100:  # trafilatura returned the sidebar and the footer around the message,
             chrome += 1  # enough of it to pass the rules on the text (FAQ sidebars list questions: sentences)
             assert main_share(main, text) < 0.4 and result.reason == "outside_main_content"
-    assert chrome >= 3
+    assert chrome >= 3 and repeated >= 1
 
 
 def copy(docs):

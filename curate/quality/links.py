@@ -17,65 +17,61 @@ counted):
 - a main content without any text (a page whose content a script loads, an empty listing) has nothing of its
   own (`no_main_content`): what an extractor returns for it comes from the chrome.
 After extraction:
-- `main_share`: the share of the extracted words that occur in the main content (`outside_main_content`
-  below a threshold). An extractor that finds little in the main element can return the sidebar and the
-  footer instead (trafilatura does, on a soft 404 whose main element holds one line): a page's content is in
-  its main content, so text from elsewhere is chrome.
+- `main_share`: how much of the extraction the main content can account for: the main content's visible
+  characters over the extraction's (whitespace not counted, a repeated line once), at most 1
+  (`outside_main_content` below a threshold). An extractor that finds little in the main element can return
+  the sidebar and the footer instead (trafilatura does, on a soft 404 whose main element holds one line): a
+  page's content is in its main content, so an extraction several times its size is mostly chrome. A bound,
+  not a match of the words: when the main content has the threshold's share of all the extraction's
+  characters it costs nothing, where matching each extracted word against the main content's words cost as
+  much as resiliparse's extraction itself. It cannot see an extractor that returns chrome while dropping a
+  main content as large (not seen on the labelled pages, where the two measures took the same decisions on
+  every content page; see benchmarks/RESULTS.md).
 
 Regular expressions over the HTML string, not a DOM, for the reason `curate.extract` gives (resiliparse's DOM
-costs ~0.1 ms per node handed to Python; lxml would parse every page a second time).
+costs microseconds per node handed to Python, and a manual's page has a hundred links in its main content;
+lxml would parse every page a second time).
 """
 
-import html
 import re
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from curate.stage import Drop
 
-# a main landmark: a <main> tag or a role="main" attribute, searched for on its own and the tag around it
-# found after (one pattern for whole tags is several times slower)
-_MAIN = re.compile(r"""<main(?![\w-])|role\s*=\s*["']?main(?![\w-])""", re.I)
+# a main landmark: a <main> tag, or an attribute value "main" that belongs to a role attribute; searched for
+# on their own and the tag around them found after (one pattern for whole tags is several times slower). Both
+# start with a character that has no case ("<", "="), which lets the case-insensitive search skip to them:
+# from "role", the search over a Sphinx page cost as much as finding the element's end.
+_MAIN = re.compile(r"""<main(?![\w-])|=\s*["']?main(?![\w-])""", re.I)
+_ROLE = re.compile(r"role\s*$", re.I)  # before the "=" of a value found by _MAIN
+ROLE_LOOKBEHIND = 100
 _TAG_NAME = re.compile(r"<([a-z][a-z0-9]*)(?![\w-])", re.I)
-_INVISIBLE = re.compile(r"<(script|style|noscript|template|svg)\b.*?</\1\s*>", re.I | re.S)
-_COMMENT = re.compile(r"<!--.*?-->", re.S)
+# what a reader does not see, removed in one pass: scripts, styles, templates, inline SVG, comments
+_HIDDEN = re.compile(r"<(script|style|noscript|template|svg)\b.*?</\1\s*>|<!--.*?-->", re.I | re.S)
 _LINK = re.compile(r"<a\b[^>]*>(.*?)</a\s*>", re.I | re.S)
 _TAG = re.compile(r"<[^>]*>")
-_WORD = re.compile(r"\w+")
-
-
-# the share of a longer extraction is measured on its first and last MAX_SHARE_CHARS / 2 characters: where an
-# extractor puts the chrome it takes (sidebars lead, footers trail), and tokenising all of a long page would
-# cost more than its extraction
-MAX_SHARE_CHARS = 8_000
 
 
 class MainContent:
-    """The main content of a page: its HTML (scripts, styles and comments left out) and its visible text (tags
-    replaced by spaces, entities as written: &lt; counts 4 characters, a few characters of a page, and
-    decoding them would cost a tenth of the measurement). The measures are computed on first use."""
+    """The main content of a page: its HTML (scripts, styles and comments left out), measured on its visible
+    characters (tags left out, whitespace not counted, entities as written: &lt; counts 4 characters, a few
+    characters of a page, and decoding them would cost a tenth of the measurement). The measures are computed
+    on first use."""
 
     def __init__(self, html_: str):
         self.html = html_
-        self.text = _TAG.sub(" ", html_)
 
     @cached_property
-    def chars(self) -> int:  # whitespace not counted
-        return _non_space(self.text)
+    def chars(self) -> int:
+        return _non_space(_TAG.sub("", self.html))
 
     @cached_property
     def link_chars(self) -> int:  # of which inside <a> elements
-        return _non_space(_TAG.sub(" ", " ".join(_LINK.findall(self.html))))
+        return _non_space(_TAG.sub("", "".join(_LINK.findall(self.html))))
 
     @property
     def link_density(self) -> float:
         return self.link_chars / self.chars if self.chars else 0.0
-
-    @cached_property
-    def vocabulary(self) -> set[str]:
-        # the words of the distinct whitespace-separated tokens are the words of the text: tokenising those
-        # alone (a fifth of a page's tokens) costs a third as much
-        tokens = " ".join(set(self.text.lower().split()))
-        return set(_WORD.findall(html.unescape(tokens) if "&" in tokens else tokens))
 
 
 def _non_space(text: str) -> int:
@@ -83,13 +79,17 @@ def _non_space(text: str) -> int:
     return len(text) - text.count(" ") - text.count("\n") - text.count("\t") - text.count("\r")
 
 
+@lru_cache(maxsize=64)
+def _tags_named(tag: str) -> re.Pattern:
+    # opening and closing tags of an element name, self-closing ones left out (they open nothing)
+    return re.compile(rf"<(/?){tag}(?![\w-])[^>]*(?<!/)>", re.I)
+
+
 def _element_end(page: str, tag: str, start: int) -> int:
     """Where the element whose opening tag ends at `start` closes (nested elements of the same name counted);
     the end of the page when it never does."""
     depth = 1
-    for t in re.compile(rf"<(/?){tag}(?![\w-])[^>]*>", re.I).finditer(page, start):
-        if t.group(0).endswith("/>"):
-            continue
+    for t in _tags_named(tag).finditer(page, start):
         depth += -1 if t.group(1) else 1
         if depth == 0:
             return t.end()
@@ -109,7 +109,11 @@ def main_fragments(page: str) -> list[str]:
     """The HTML of each main landmark of `page` that is not inside another one, in page order."""
     fragments, pos = [], 0
     while m := _MAIN.search(page, pos):
-        start = m.start() if m.group(0)[0] == "<" else _attribute_tag(page, pos, m.start())
+        if m.group(0)[0] == "<":
+            start = m.start()
+        else:
+            role = _ROLE.search(page, max(pos, m.start() - ROLE_LOOKBEHIND), m.start())
+            start = _attribute_tag(page, pos, role.start()) if role else -1
         opening = _TAG_NAME.match(page, start) if start >= 0 else None
         close = page.find(">", m.end())
         if opening is None or close < 0:
@@ -126,7 +130,7 @@ def main_content(page: str) -> MainContent | None:
     fragments = main_fragments(page)
     if not fragments:
         return None
-    return MainContent(_COMMENT.sub("", _INVISIBLE.sub(" ", "".join(fragments))))
+    return MainContent(_HIDDEN.sub(" ", "".join(fragments)))
 
 
 def navigation_drop(main: MainContent, max_link_density: float) -> Drop | None:
@@ -141,19 +145,22 @@ def navigation_drop(main: MainContent, max_link_density: float) -> Drop | None:
 
 
 def main_share(main: MainContent, text: str) -> float:
-    """The share of the words of `text` (case folded) that occur in the main content."""
-    if len(text) > MAX_SHARE_CHARS:
-        text = text[: MAX_SHARE_CHARS // 2] + " " + text[-MAX_SHARE_CHARS // 2 :]
-    words = _WORD.findall(text.lower())
-    if not words:
-        return 0.0
-    return sum(map(main.vocabulary.__contains__, words)) / len(words)
+    """How much of the extraction `text` the main content can account for: the main content's visible
+    characters over those of `text` (whitespace not counted, each distinct line once: an extractor can repeat
+    a paragraph, as trafilatura does with the only paragraph of a short page), at most 1."""
+    chars = _non_space("\n".join(set(text.split("\n"))))
+    return min(1.0, main.chars / chars) if chars else 0.0
 
 
 def outside_main_drop(main: MainContent, text: str, min_main_share: float) -> Drop | None:
-    """The Drop of an extraction (`text`) with less than `min_main_share` of its words from the main content."""
+    """The Drop of an extraction (`text`) of which the main content can account for less than
+    `min_main_share` (see `main_share`)."""
+    # at least the share of all its characters, whitespace and repeated lines included: the share measured
+    # is no smaller (the common case, decided without counting; isspace stops at the first other character)
+    if main.chars >= min_main_share * len(text) and text and not text.isspace():
+        return None
     share = main_share(main, text)
     if share < min_main_share:
         return Drop("outside_main_content", {"signal": "main_share", "value": round(share, 6),
-                                             "threshold": min_main_share})
+                                             "threshold": min_main_share, "main_chars": main.chars})
     return None
