@@ -92,6 +92,7 @@ def test_sample_is_the_hash_order_sample_within_budget(budget, data, tmp_path, m
     monkeypatch.undo()
     assert sample == reference_sample(inputs, recipe, plans)
     assert sorted(sampled_texts(inputs, recipe, plan(inputs, recipe))) == sample  # deterministic
+    assert sorted(sampled_texts(inputs, recipe, plans)) == sample  # read again, not from the kept texts
     total = {s: len(t) for s, t in sample}
     assert all(p.sampled_chars == p.budget == sum(len(t) for s, t in sample if s == name) > 0
                for name, p in plans.items())
@@ -116,8 +117,11 @@ def test_sample_is_the_hash_order_sample_within_budget(budget, data, tmp_path, m
 
 
 def test_pass_two_decodes_only_the_row_groups_it_samples(data, tmp_path, monkeypatch):
-    """A budget of a few documents: pass 2 reads the text of the row groups that hold them and no other,
-    and gives the documents the plan counted."""
+    """A budget of a few documents: pass 1 decodes the row groups holding the lowest hashes it counts;
+    pass 2 takes the sample from the texts pass 1 kept and decodes nothing, or, when they are more than
+    KEEP_CHARS, reads the row groups that hold a sampled document and no other; both give the same texts."""
+    from curate.tokenizer import corpus
+
     docs = sorted(shard_docs(data), key=lambda d: d["id"])
     write_shard(tmp_path / "data" / "wiki" / "0.parquet", docs)  # one row group ...
     table = pq.read_table(tmp_path / "data" / "wiki" / "0.parquet")
@@ -139,7 +143,14 @@ def test_pass_two_decodes_only_the_row_groups_it_samples(data, tmp_path, monkeyp
     assert 0 < len(set(read)) < groups and not plans["wiki"].train_chars_counted
     counted = set(read)
     read.clear()
+    kept = list(sampled_texts(inputs, recipe, plans))
+    assert read == []
+    monkeypatch.setattr(corpus, "KEEP_CHARS", 0)
+    plans = plan(inputs, recipe)
+    assert set(read) == counted and all(p.kept is None for p in plans.values())
+    read.clear()
     texts = list(sampled_texts(inputs, recipe, plans))
+    assert texts == kept
     assert sum(len(t) for _, t in texts) == 30_000 == sum(p.sampled_chars for p in plans.values())
     assert len(texts) == sum(p.sampled_docs for p in plans.values()) and 0 < len(set(read)) < groups // 2
     assert read == sorted(set(read))  # each row group read at most once, in file order

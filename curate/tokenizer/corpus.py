@@ -12,11 +12,14 @@ depend on file order. Finding it does not read every text. Pass 1 reads the ids 
 parquet footer, which gives every row group's text size for free, so every source's characters are estimated
 without decoding a text; the budgets follow from the estimates, and each source's lowest hashes are counted
 (lengths in Arrow) only as far as its budget needs, with a margin: a 20 MB sample of a 1 GB corpus decodes the
-row groups that hold ~3% of the documents, not all of them. Where the count falls short of the budget (the
-estimate was high: e.g. CJK text, three UTF-8 bytes a character), the next hashes are counted, until the
-budget is covered or the whole source is counted. A source whose budget is most of it is counted whole, so
-its budget is exact (a source that limits the others' shares through its weight always is). Pass 2 streams
-exactly the sampled documents to the trainer. Memory: two numbers per training document.
+row groups that hold ~2% of the documents, not all of them. The estimate is corrected by the characters per
+byte of what was counted; where the count still falls short of the budget (e.g. CJK text, three UTF-8 bytes
+a character), the next hashes are counted, until the budget is covered or the whole source is counted. A
+source whose budget is most of it is counted whole, so its budget is exact (a source that limits the others'
+shares through its weight always is); the other budgets rest on the corrected estimates, so natural
+proportions between sources hold as well as those do (the card says which sources were counted whole).
+Pass 2 gives the trainer exactly the sampled documents: the counted texts pass 1 kept, when all of them fit
+in KEEP_CHARS, else read again. Memory: two numbers per training document, and the kept texts.
 """
 
 import hashlib
@@ -81,7 +84,9 @@ def _parquet_groups(root: Path, file: Path) -> Iterator[tuple[list[tuple[str, st
     `<file name>#<row number>`."""
     import pyarrow.parquet as pq
 
-    pf = pq.ParquetFile(file)
+    # No pre-buffering: it reads a row group's column chunks ahead in one request, which helps object stores,
+    # not local files; here it cost CPU (decoding 1 GB of text: 2.1 CPU-s with it, 1.8 without) and memory.
+    pf = pq.ParquetFile(file, pre_buffer=False)
     names = pf.schema_arrow.names
     if "text" not in names:
         raise ValueError(f"{file}: no column 'text' (columns: {names})")
@@ -146,11 +151,11 @@ def document_index(inputs: list[str]) -> Iterator[tuple[str, str, float]]:
 
 
 def document_lengths(inputs: list[str], wanted: Callable[[str, str], bool] | None = None
-                     ) -> Iterator[tuple[str, str, int, Callable[[], str]]]:
-    """(source, id, characters, a function that returns the text) of the documents `documents` gives, in the
-    same order with the same ids (with `wanted`, of those it accepts). Lengths are counted by Arrow
-    (`utf8_length`), and a text becomes a Python string only when asked for: decoding every text into a
-    Python string was most of a counting pass's time (0.6 s per 57 MB of books)."""
+                     ) -> Iterator[tuple[str, str, int, int, Callable[[], str]]]:
+    """(source, id, characters, UTF-8 bytes, a function that returns the text) of the documents `documents`
+    gives, in the same order with the same ids (with `wanted`, of those it accepts). Lengths are counted by
+    Arrow (`utf8_length`), and a text becomes a Python string only when asked for: decoding every text into
+    a Python string was most of a counting pass's time (0.6 s per 57 MB of books)."""
     import pyarrow.compute as pc
 
     for root, file in corpus_files(inputs):
@@ -159,7 +164,8 @@ def document_lengths(inputs: list[str], wanted: Callable[[str, str], bool] | Non
                 if doc is not None and doc["text"]:
                     source = source_of(root, file, doc)
                     if wanted is None or wanted(source, doc["id"]):
-                        yield source, doc["id"], len(doc["text"]), lambda t=doc["text"]: t
+                        text = doc["text"]
+                        yield source, doc["id"], len(text), len(text.encode("utf-8", "surrogatepass")), lambda t=text: t
             continue
         for keys, _, texts in _parquet_groups(root, file):
             take = [wanted is None or wanted(*key) for key in keys]
@@ -167,9 +173,10 @@ def document_lengths(inputs: list[str], wanted: Callable[[str, str], bool] | Non
                 continue
             i = 0
             for array in texts():
-                for j, n in enumerate(pc.utf8_length(array).to_pylist()):
+                chars, size = pc.utf8_length(array).to_pylist(), pc.binary_length(array).to_pylist()
+                for j, n in enumerate(chars):
                     if n and take[i + j]:
-                        yield (*keys[i + j], n, lambda j=j, a=array: a[j].as_py())
+                        yield (*keys[i + j], n, size[j], lambda j=j, a=array: a[j].as_py())
                 i += len(array)
 
 
@@ -192,6 +199,11 @@ class SourcePlan:
     alphabet: set = field(default_factory=set)
     counted_to: float = -1.0  # every training document with a sampling hash up to this one is counted
     counted_chars: int = 0
+    counted_bytes: int = 0  # UTF-8 bytes of the counted texts, and their characters, before the cap
+    counted_uncapped: int = 0
+    # (order counted, hash, text) of the counted documents, while all sources together keep at most
+    # KEEP_CHARS (else None): pass 2 then takes the sample from here instead of decoding it again.
+    kept: list | None = field(default_factory=list)
     _hashes: list = field(default_factory=list)  # of every training document (sorted once pass 1 ends)
     _estimates: list = field(default_factory=list)  # its characters as the footer estimates them (same order)
     _counted: list = field(default_factory=list)  # (hash, characters) of the counted documents
@@ -215,6 +227,10 @@ ALPHABET_SAMPLE_CHARS = 4_000_000
 # whose budget is more than 1 / COUNT_MARGIN of its estimate is counted whole.
 COUNT_MARGIN = 1.2
 COUNT_SLACK_DOCS = 16
+# Counted texts kept in memory for pass 2, all sources together (characters): a sample this small is held
+# by sentencepiece anyway; above it pass 2 reads the sampled documents again, and memory stays that of the
+# trainer. Decoding the sample a second time was 0.6 of 4.1 CPU-s for a 20 MB sample of 1 GB (2026-11-30).
+KEEP_CHARS = 100_000_000
 
 
 def plan(inputs: list[str], recipe) -> dict[str, SourcePlan]:
@@ -236,13 +252,13 @@ def plan(inputs: list[str], recipe) -> dict[str, SourcePlan]:
             continue
         p.train_docs += 1
         p._hashes.append(unit_hash(f"{recipe.seed}:{doc_id}"))
-        p._estimates.append(min(chars, cap))
+        p._estimates.append(chars)
     _check_found(inputs, recipe, plans, found)
     for p in plans.values():
         order = np.argsort(np.asarray(p._hashes, dtype=np.float64), kind="stable")
         p._hashes = np.asarray(p._hashes, dtype=np.float64)[order]
-        p._estimates = np.cumsum(np.asarray(p._estimates, dtype=np.float64)[order])  # in hash order, summed
-        p.train_chars = round(float(p._estimates[-1]))
+        p._estimates = np.asarray(p._estimates, dtype=np.float64)
+        p.train_chars = round(float(np.minimum(p._estimates, cap).sum()))
     while True:
         _set_budgets(plans, recipe)
         ranges = {s: (p.counted_to, _count_to(p)) for s, p in plans.items()
@@ -281,23 +297,34 @@ def _count(inputs: list[str], recipe, plans: dict[str, SourcePlan], ranges: dict
         low, high = ranges[source]
         return h if low < h <= high else None
 
-    for source, doc_id, length, text in document_lengths(inputs, lambda s, i: hashed(s, i) is not None):
-        p, n = plans[source], min(length, cap)
-        p._counted.append((hashed(source, doc_id), n))
+    keep = all(p.kept is not None for p in plans.values())
+    kept = sum(p.counted_chars for p in plans.values())
+    for source, doc_id, length, size, text in document_lengths(inputs, lambda s, i: hashed(s, i) is not None):
+        p, n, h = plans[source], min(length, cap), hashed(source, doc_id)
+        p._counted.append((h, n))
         p.counted_chars += n
+        p.counted_bytes += size
+        p.counted_uncapped += length
+        kept += n
+        if keep and kept > KEEP_CHARS:
+            keep = False
+            for q in plans.values():
+                q.kept = None
+        if keep:
+            p.kept.append((kept, h, text()[:cap]))
         if p.counted_chars - n < ALPHABET_SAMPLE_CHARS:
-            p.alphabet.update(text()[:cap])
+            p.alphabet.update(p.kept[-1][2] if keep else text()[:cap])
     for s, (_, high) in ranges.items():
         p = plans[s]
         p.counted_to = high
         if high >= 1.0:
             p.train_docs, p.train_chars, p.train_chars_counted = len(p._counted), p.counted_chars, True
             continue
-        # The footer's estimate, corrected by what the count found against it on the counted documents (it
-        # counts UTF-8 bytes: 3 a character in CJK text; a dictionary-encoded column shows less than it holds).
-        estimated = p._estimates[np.searchsorted(p._hashes, high, side="right") - 1]
-        if estimated > 0 and p.counted_chars > 0:
-            p.train_chars = round(float(p._estimates[-1]) * p.counted_chars / float(estimated))
+        # The footer counts UTF-8 bytes: 3 a character in CJK text. Its estimate is corrected by the
+        # characters per byte of the counted documents.
+        if p.counted_bytes > 0:
+            ratio = p.counted_uncapped / p.counted_bytes
+            p.train_chars = round(float(np.minimum(p._estimates * ratio, recipe.max_chars_per_document).sum()))
 
 
 def _check_found(inputs: list[str], recipe, plans: dict[str, SourcePlan], found: set[str]) -> None:
@@ -358,13 +385,24 @@ def _set_threshold(p: SourcePlan) -> None:
         p.cut_chars = rest
         p.sampled_docs += 1
         p.sampled_chars += rest
+    if p.kept is not None:  # only the sampled documents stay
+        p.kept = [(k, h, text) for k, h, text in p.kept if h <= p.threshold or h == p.cut_hash]
 
 
 def sampled_texts(inputs: list[str], recipe, plans: dict[str, SourcePlan]) -> Iterator[tuple[str, str]]:
-    """Pass 2: (source, text) of every sampled document, capped and cut as the plan says, in file order.
-    Which documents is decided from the id alone, so only their text is decoded (a 20 MB sample of a 1 GB
-    corpus decodes the row groups that hold a sampled document, not the whole corpus)."""
+    """Pass 2: (source, text) of every sampled document, capped and cut as the plan says, in the order pass 1
+    counted them (file order; a source counted again follows in a second run through the files). The texts
+    pass 1 kept (`KEEP_CHARS`), else read again: which documents is decided from the id alone, so only their
+    text is decoded (a 20 MB sample of a 1 GB corpus decodes the row groups that hold a sampled document)."""
     cap = recipe.max_chars_per_document
+    if all(p.kept is not None for p in plans.values()):
+        kept = sorted((k, h, source, text) for source, p in plans.items() for k, h, text in p.kept)
+        for p in plans.values():
+            p.kept = None  # handed over: a second pass 2 reads the documents again
+        for _, h, source, text in kept:
+            p = plans[source]
+            yield source, text if h <= p.threshold else text[: p.cut_chars]
+        return
 
     def chars(source: str, doc_id: str) -> int:
         p = plans.get(source)
