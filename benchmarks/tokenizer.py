@@ -15,12 +15,14 @@ Per engine, each run a fresh child process (`measure.run_child`: CPU seconds and
 process tree, polled from /proc), median of --repeat runs:
     ours        train_tokenizer(recipe, [corpus], out): hf and rustbpe with `max_chars: null` (every
                 training document, one streaming pass over the parquet shards), sentencepiece with a
-                budget (two passes: count every document, then read the sampled ones); the trainer, then
-                tokenizer.json (+ transformers files, tiktoken file, token_bytes, card)
+                budget (pass 1: ids and parquet footers, then the lengths and texts of the lowest hashes
+                of each source, as far as its budget needs; pass 2 hands the kept sample over); the
+                imports, the trainer, then tokenizer.json (+ transformers files, tiktoken file,
+                token_bytes, card)
     ours 2-pass (--two-pass) rustbpe with a budget larger than the corpus (max_chars 10^13): the two
                 passes a recipe with a budget or source weights takes, on the same text as the one pass
     ours read   sentencepiece: curate's two passes and sentence splitting alone, no trainer: what reading
-                the corpus costs, apart from the trainer
+                the corpus costs, apart from the trainer (with the imports of curate and pyarrow)
     raw hf      Tokenizer(BPE()) with the same pre-tokenizer, train_from_iterator over the documents read
                 from the same shards (whole documents, batches of 256)
     raw rustbpe rustbpe.Tokenizer().train_from_iterator over the documents cut to 10,000 characters (as
