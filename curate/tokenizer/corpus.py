@@ -286,6 +286,13 @@ def _count_to(p: SourcePlan) -> float:
     return 1.0 if k >= n else float(p._hashes[k - 1])
 
 
+def _share_between(p: SourcePlan, low: float, high: float) -> float:
+    """The share of a source's training documents whose sampling hash is in (low, high]."""
+    n = len(p._hashes)
+    inside = np.searchsorted(p._hashes, high, side="right") - np.searchsorted(p._hashes, low, side="right")
+    return float(inside) / max(1, n)
+
+
 def _count(inputs: list[str], recipe, plans: dict[str, SourcePlan], ranges: dict[str, tuple[float, float]]) -> None:
     """The characters (capped) of each source's training documents whose sampling hash is in its range
     (low, high]: only the row groups holding one are decoded. A source counted whole gets exact figures."""
@@ -298,8 +305,14 @@ def _count(inputs: list[str], recipe, plans: dict[str, SourcePlan], ranges: dict
         low, high = ranges[source]
         return h if low < h <= high else None
 
-    keep = all(p.kept is not None for p in plans.values())
     kept = sum(p.counted_chars for p in plans.values())
+    # Keep nothing from a count expected to pass the bound (a budget above the corpus counts it all): the
+    # texts would be made and dropped (measured: +110 MB of peak memory for rustbpe at 1 GB).
+    expected = kept + sum(plans[s].train_chars * _share_between(plans[s], low, high) for s, (low, high) in ranges.items())
+    keep = all(p.kept is not None for p in plans.values()) and expected <= KEEP_CHARS
+    if not keep:
+        for p in plans.values():
+            p.kept = None
     for source, doc_id, length, size, text in document_lengths(inputs, lambda s, i: hashed(s, i) is not None):
         p, n, h = plans[source], min(length, cap), hashed(source, doc_id)
         p._counted.append((h, n))
