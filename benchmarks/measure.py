@@ -1,10 +1,15 @@
 """Measuring a benchmark's child process: wall time, and the CPU seconds and peak memory of its whole tree.
 
-Used by benchmarks/dedup.py and benchmarks/pipeline.py. CPU time and memory cover the child's whole process
-tree (pool and forkserver workers too), from wait4() and from /proc polled every 0.2 s: `peak_rss_mb` is the
-peak RSS of the largest single process (its VmHWM), `tree_rss_mb` the peak of the summed RSS of all of them at one moment
-(an upper bound: a page shared by several processes counts once per process; a peak shorter than 0.2 s can
-be missed).
+Used by benchmarks/dedup.py, pipeline.py and tokenizer.py. CPU time and memory cover the child's whole process
+tree (pool and forkserver workers too), from wait4() and from /proc polled every 0.2 s:
+- `peak_rss_mb`, the largest single process: the child's own high-water mark (VmHWM, exact), and for the
+  processes under it their peak proportional set size (Pss, sampled). Not their VmHWM: a forked process's RSS
+  counts every page it still shares with its parent, so a worker forked from a 500 MB parent reports ~500 MB
+  before it allocates anything (measured: VmHWM 522,636 kB, Pss 260,242 kB in a child that touched nothing);
+  Pss splits a shared page among its sharers.
+- `tree_pss_mb`, the peak of the summed Pss of all of them at one moment: the tree's memory, each page
+  counted once (a peak shorter than 0.2 s can be missed).
+- `tree_rss_mb`, the peak of their summed RSS: an upper bound (a shared page counts once per process).
 """
 
 import os
@@ -27,7 +32,8 @@ class TreeUsage:
     def __init__(self, pid: int, interval: float = 0.2):
         self.pid, self.interval = pid, interval
         self.tree_rss = 0  # peak of the summed RSS of the live processes of the tree, bytes
-        self.rss: dict[tuple, int] = {}  # peak RSS per process, bytes
+        self.tree_pss = 0  # peak of their summed Pss, bytes
+        self.rss: dict[tuple, int] = {}  # peak per process (the child: VmHWM; under it: Pss), bytes
         self.ticks: dict[tuple, int] = {}  # last seen user + system clock ticks per process
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, daemon=True)
@@ -60,11 +66,14 @@ class TreeUsage:
             self.rss.setdefault((pid, table[pid][1]), 0)
             todo += children.get(pid, [])
         alive = [key for key in self.rss if key[0] in table and table[key[0]][1] == key[1]]
+        pss = {key: proportional_set_size(key[0]) for key in alive}
         for key in alive:
             _, _, rss, ticks = table[key[0]]
-            self.rss[key] = max(self.rss[key], rss, peak_rss(key[0]))
+            own = peak_rss(key[0]) if key[0] == self.pid else pss[key]
+            self.rss[key] = max(self.rss[key], own)
             self.ticks[key] = ticks
         self.tree_rss = max(self.tree_rss, sum(table[key[0]][2] for key in alive))
+        self.tree_pss = max(self.tree_pss, sum(pss.values()))
 
 
 def peak_rss(pid: int) -> int:
@@ -73,6 +82,18 @@ def peak_rss(pid: int) -> int:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
                 if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def proportional_set_size(pid: int) -> int:
+    """A process's Pss, bytes: its private pages and its share of each page it shares with others."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
@@ -101,8 +122,9 @@ def run_child(cmd: list[str], log: Path, env: dict | None = None, cwd: Path | No
 
     CPU: wait4() is exact for the child and what it waited for, polling sees the rest but misses a process's
     last 0.2 s: each is a lower bound of the tree's CPU time, so take the larger. The largest process: the
-    kernel's high-water mark (VmHWM) of each process of the tree, read while it runs.
-    The summed RSS counts a page shared by several processes once per process: an upper bound."""
+    child's high-water mark (VmHWM), its descendants' sampled Pss (see the module's docstring).
+    The summed RSS counts a page shared by several processes once per process: an upper bound; the summed
+    Pss counts it once."""
     start = time.monotonic()
     with open(log, "wb") as err:  # a file, not a pipe: nobody reads a pipe while we wait
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env, cwd=cwd)
@@ -115,4 +137,5 @@ def run_child(cmd: list[str], log: Path, env: dict | None = None, cwd: Path | No
             # not wait4's ru_maxrss: Linux carries it over execve, so it reports the benchmark's own RSS at
             # the fork when that is larger than the child's
             "peak_rss_mb": round(max(*tree.rss.values(), 0) / 2**20),
-            "tree_rss_mb": round(tree.tree_rss / 2**20), "processes": len(tree.rss)}
+            "tree_rss_mb": round(tree.tree_rss / 2**20), "tree_pss_mb": round(tree.tree_pss / 2**20),
+            "processes": len(tree.rss)}

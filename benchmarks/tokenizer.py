@@ -15,22 +15,33 @@ Per engine, each run a fresh child process (`measure.run_child`: CPU seconds and
 process tree, polled from /proc), median of --repeat runs:
     ours        train_tokenizer(recipe, [corpus], out): hf and rustbpe with `max_chars: null` (every
                 training document, one streaming pass over the parquet shards), sentencepiece with a
-                budget (two passes: count every document, then read the sampled ones); the trainer, then
-                tokenizer.json (+ transformers files, tiktoken file, token_bytes, card)
+                budget (pass 1: ids and parquet footers, then the lengths and texts of the lowest hashes
+                of each source, as far as its budget needs; pass 2 hands the kept sample over); the
+                imports, the trainer, then tokenizer.json (+ transformers files, tiktoken file,
+                token_bytes, card)
     ours 2-pass (--two-pass) rustbpe with a budget larger than the corpus (max_chars 10^13): the two
                 passes a recipe with a budget or source weights takes, on the same text as the one pass
     ours read   sentencepiece: curate's two passes and sentence splitting alone, no trainer: what reading
-                the corpus costs, apart from the trainer
+                the corpus costs, apart from the trainer (with the imports of curate and pyarrow)
     raw hf      Tokenizer(BPE()) with the same pre-tokenizer, train_from_iterator over the documents read
                 from the same shards (whole documents, batches of 256)
     raw rustbpe rustbpe.Tokenizer().train_from_iterator over the documents cut to 10,000 characters (as
                 nanochat feeds it; the rest follows as further pieces, so it sees the same text), its
                 default buffer_size
     raw sp      SentencePieceTrainer.train(input=FILE) on a text file of the first --sp-mb MB of the training
-                documents, one line a sentence, the same options as ours (ours gets max_chars = that size):
-                sentencepiece holds its sample in memory, so it is measured at a smaller size
+                documents, one line a sentence, the same options as ours (ours gets max_chars = that size),
+                the file written before the timing: the trainer alone (sentencepiece holds its sample in
+                memory, so it is measured at a smaller size)
+    raw sp read the same, with the file written inside the timing: pyarrow reads the training documents
+                from the shards in file order until --sp-mb MB, writes them, the trainer runs: what a user of
+                the raw library does to train on the same shards (a sample of the first documents, not a
+                uniform one)
+    raw sp sampler  sentencepiece's own sampling: input=FILE of every training document (written before the
+                timing), input_sentence_size = the lines that hold --sp-mb MB on average,
+                shuffle_input_sentence (its reservoir sample of lines): a uniform sample of the whole
+                corpus, as ours is, from text already out of parquet
 Speed is characters of training text per CPU-second (the figure that does not depend on the machine's load
-or core count); memory is the peak RSS of the largest process and of the tree.
+or core count); memory is the peak of the largest process and of the tree's summed Pss (`measure.py`).
 """
 
 import argparse
@@ -115,6 +126,11 @@ def train_docs(corpus: str, holdout: float):
             yield text
 
 
+def write_lines(f, text: str) -> None:
+    """A document as sentencepiece's input file holds it: one line a sentence, blank lines dropped."""
+    f.write("\n".join(line for line in text.split("\n") if line.strip()) + "\n")
+
+
 def child(job: dict) -> None:
     """One measured run, in its own process; writes what the parent needs to job["result"]."""
     kind, out = job["kind"], Path(job["out"])
@@ -177,13 +193,36 @@ def child(job: dict) -> None:
         ranks = sorted(tok.get_mergeable_ranks(), key=lambda r: r[1])
         (out / "ranks.json").write_text(json.dumps([[list(b), r] for b, r in ranks]))
         chars = sum(counted)
-    elif kind == "raw_sp":
+    elif kind in ("raw_sp", "raw_sp_read", "raw_sp_sampler"):
         import sentencepiece as spm
 
-        spm.SentencePieceTrainer.train(input=job["text_file"], model_prefix=str(out / "raw"), model_type=job["model"],
+        chars, sentences, text_file = job["chars"], job.get("sentences", 0), job["text_file"]
+        if kind == "raw_sp_read":  # the user's own reading: pyarrow, file order, the first documents
+            import hashlib
+
+            import pyarrow.parquet as pq
+
+            def is_heldout(doc_id: str, fraction: float) -> bool:  # curate's rule, written out (no curate import)
+                digest = hashlib.blake2b(doc_id.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+                return int.from_bytes(digest, "big") / 2.0**64 < fraction
+
+            text_file, chars = str(out / "sample.txt"), 0
+            with open(text_file, "w", encoding="utf-8") as f:
+                for path in sorted(Path(job["corpus"]).rglob("*.parquet")):
+                    for batch in pq.ParquetFile(path).iter_batches(16, columns=["id", "text"]):
+                        for doc_id, text in zip(batch.column(0).to_pylist(), batch.column(1).to_pylist()):
+                            if text and not is_heldout(doc_id, job["holdout"]) and chars < job["chars"]:
+                                text = text[: job["chars"] - chars]
+                                write_lines(f, text)
+                                chars += len(text)
+                        if chars >= job["chars"]:
+                            break
+                    if chars >= job["chars"]:
+                        break
+        spm.SentencePieceTrainer.train(input=text_file, model_prefix=str(out / "raw"), model_type=job["model"],
                                        vocab_size=job["vocab"], control_symbols=["<|endoftext|>"],
-                                       input_sentence_size=0, **SP_OPTIONS)
-        chars = job["chars"]
+                                       input_sentence_size=sentences, shuffle_input_sentence=sentences > 0,
+                                       **SP_OPTIONS)
     Path(job["result"]).write_text(json.dumps({"chars": chars}))
 
 
@@ -200,7 +239,7 @@ def run_once(job: dict, i: int, log_dir: Path) -> dict:
 def summary(runs: list[dict]) -> dict:
     med = lambda key: statistics.median(r[key] for r in runs)  # noqa: E731
     return {"cpu_s": med("cpu_s"), "wall_s": med("wall_s"), "peak_rss_mb": med("peak_rss_mb"),
-            "tree_rss_mb": med("tree_rss_mb"), "chars": runs[0]["chars"], "runs_cpu_s": [r["cpu_s"] for r in runs],
+            "tree_rss_mb": med("tree_rss_mb"), "tree_pss_mb": med("tree_pss_mb"), "chars": runs[0]["chars"], "runs_cpu_s": [r["cpu_s"] for r in runs],
             "load": [runs[0]["load"][0], runs[-1]["load"][1]]}
 
 
@@ -236,7 +275,7 @@ def encoder(kind: str, folder: Path):
 
         enc = tiktoken.Encoding("raw", pat_str=SPLIT_PATTERNS["gpt4"], mergeable_ranks=ranks, special_tokens={})
         return lambda text: len(enc.encode(text, disallowed_special=()))
-    import sentencepiece as spm
+    import sentencepiece as spm  # every raw sentencepiece side
 
     sp = spm.SentencePieceProcessor(model_file=str(folder / "raw.model"))
     return lambda text: len(sp.encode(text))
@@ -296,15 +335,27 @@ def main() -> None:
         with open(text_file, "w", encoding="utf-8") as f:
             for text in train_docs(str(corpus), args.holdout):
                 text = text[: sp_chars - written]
-                f.write("\n".join(line for line in text.split("\n") if line.strip()) + "\n")
+                write_lines(f, text)
                 written += len(text)
                 if written >= sp_chars:
                     break
+        all_file, all_chars = work / "sp-all.txt", 0
+        with open(all_file, "w", encoding="utf-8") as f:
+            for text in train_docs(str(corpus), args.holdout):
+                write_lines(f, text)
+                all_chars += len(text)
+        with open(all_file, "rb") as f:
+            all_lines = sum(1 for _ in f)
         recipe = {**base, "library": "sentencepiece", "model": args.sp_model, "byte_fallback": True,
                   "max_chars": sp_chars}
         jobs += [("sentencepiece", "ours", {"kind": "ours", "recipe": recipe}),
                  ("sentencepiece", "raw", {"kind": "raw_sp", "model": args.sp_model, "text_file": str(text_file),
                                            "chars": written}),
+                 ("sentencepiece", "raw read", {"kind": "raw_sp_read", "model": args.sp_model, "text_file": "",
+                                                "chars": sp_chars}),
+                 ("sentencepiece", "raw sampler", {"kind": "raw_sp_sampler", "model": args.sp_model,
+                                                   "text_file": str(all_file), "chars": sp_chars,
+                                                   "sentences": round(all_lines * sp_chars / all_chars)}),
                  ("sentencepiece", "ours read", {"kind": "ours_read", "recipe": recipe})]
     # The sides of an engine take turns (ours, raw, ours, raw, ...), so that a change in the machine's load
     # falls on both; the ratios of the runs taken together are the figures to read.
@@ -326,23 +377,23 @@ def main() -> None:
         if job["kind"] != "ours_read":
             results[key]["bytes_per_token"] = compression(job["kind"], Path(job["out"]), held)
     print(f"\nload after: {os.getloadavg()}")
-    print(f"| engine | side | train chars | chars/CPU-s | CPU s (runs) | peak RSS MB (largest / tree) | "
-          f"train text / tree RSS | load (first / last run) | bytes/token held out ({', '.join(held)}) |")
+    print(f"| engine | side | train chars | chars/CPU-s | CPU s (runs) | peak MB (largest / tree Pss) | "
+          f"train text / tree Pss | load (first / last run) | bytes/token held out ({', '.join(held)}) |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |")
     for (engine, side), r in results.items():
         bpt = ", ".join(f"{v:.3f}" for v in r.get("bytes_per_token", {}).values()) or "-"
         print(f"| {engine} | {side} | {r['chars'] / 1e6:.0f} M | {r['chars'] / r['cpu_s'] / 1e6:.2f} M | "
               f"{r['cpu_s']:.1f} ({', '.join(f'{c:.1f}' for c in r['runs_cpu_s'])}) | {r['peak_rss_mb']:.0f} / "
-              f"{r['tree_rss_mb']:.0f} | {r['chars'] / 2**20 / r['tree_rss_mb']:.1f}x | "
+              f"{r['tree_pss_mb']:.0f} | {r['chars'] / 2**20 / r['tree_pss_mb']:.1f}x | "
               f"{r['load'][0]} -> {r['load'][1]} | {bpt} |")
+    rate = lambda r: r["chars"] / r["cpu_s"]  # noqa: E731
     for (engine, side), o in results.items():
-        w = results.get((engine, "raw"))
-        if side == "raw" or w is None:
-            continue
-        rate = lambda r: r["chars"] / r["cpu_s"]  # noqa: E731
-        per_run = [round(o["chars"] / a / (w["chars"] / b), 3) for a, b in zip(o["runs_cpu_s"], w["runs_cpu_s"])]
-        print(f"{engine}: {side} / raw: chars per CPU-s {rate(o) / rate(w):.3f} (run by run: {per_run}), "
-              f"CPU-s {o['cpu_s'] / w['cpu_s']:.3f}, peak RSS (tree) {o['tree_rss_mb'] / w['tree_rss_mb']:.2f}")
+        for (e, raw), w in results.items():
+            if side.startswith("raw") or e != engine or not raw.startswith("raw"):
+                continue
+            per_run = [round(o["chars"] / a / (w["chars"] / b), 3) for a, b in zip(o["runs_cpu_s"], w["runs_cpu_s"])]
+            print(f"{engine}: {side} / {raw}: chars per CPU-s {rate(o) / rate(w):.3f} (run by run: {per_run}), "
+                  f"CPU-s {o['cpu_s'] / w['cpu_s']:.3f}, peak memory (tree Pss) {o['tree_pss_mb'] / w['tree_pss_mb']:.2f}")
     (work / "results.json").write_text(json.dumps(
         {"sizes": sizes, "results": {f"{e} {s}": r for (e, s), r in results.items()}}, indent=1))
     print(f"results: {work / 'results.json'}")

@@ -463,7 +463,7 @@ def test_pass_one_lengths_match_the_documents(data, tmp_path):
     pq.write_table(pa.table(rows), tmp_path / "web" / "0.parquet")
     (tmp_path / "web" / "1.jsonl").write_text('{"text": "one"}\n{"id": "x", "text": "two ✔"}\n', encoding="utf-8")
     for inputs in ([str(tmp_path)], [str(data)]):
-        expected = [(s, i, len(t), t) for s, i, t in documents(inputs)]
-        assert [(s, i, n, text()) for s, i, n, text in document_lengths(inputs)] == expected
-    assert [(s, i, n) for s, i, n, _ in document_lengths([str(tmp_path)])] == [
+        expected = [(s, i, len(t), len(t.encode()), t) for s, i, t in documents(inputs)]
+        assert [(s, i, n, size, text()) for s, i, n, size, text in document_lengths(inputs)] == expected
+    assert [(s, i, n) for s, i, n, _, _ in document_lengths([str(tmp_path)])] == [
         ("web", "a", 10), ("web", "0.parquet#4", 5), ("web", "1.jsonl#L1", 3), ("web", "x", 5)]

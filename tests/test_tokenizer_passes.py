@@ -1,4 +1,5 @@
-"""How training text is read: pass 2 decodes only the row groups that hold a sampled document, and
+"""How training text is read: the sample is the documents in seeded hash order up to the budget, found
+without counting every document; pass 2 decodes only the row groups that hold a sampled document; and
 `max_chars: null` trains on every document in one pass, giving what two passes give when the budget holds
 everything."""
 
@@ -10,7 +11,7 @@ import pytest
 
 from curate.io.texts import read_documents
 from curate.tokenizer import load_recipe, train_tokenizer
-from curate.tokenizer.corpus import corpus_files, documents, plan, sampled_texts, source_of
+from curate.tokenizer.corpus import corpus_files, documents, is_heldout, plan, sampled_texts, source_of, unit_hash
 from test_tokenizer import BPE, RUST, shard_docs, write_sample_shards, write_shard
 
 
@@ -36,9 +37,91 @@ def test_documents_are_the_readers_documents(data, tmp_path):
     assert [i for _, i, _ in documents([str(tmp_path)])] == ["a", "0.parquet#4", "e"]
 
 
+FULLWIDTH = {c: chr(ord(c) - 0x21 + 0xFF01) for c in map(chr, range(0x21, 0x7F))}
+
+
+def reference_sample(inputs: list[str], recipe, plans: dict) -> list[tuple[str, str]]:
+    """The sample as the module states it, from every document's text: per source, the training documents in
+    the order of their seeded hash, whole until the source's budget is full, the last one cut to fit."""
+    docs: dict[str, list] = {}
+    for source, doc_id, text in documents(inputs):
+        if source in plans and not is_heldout(doc_id, recipe.holdout_fraction):
+            docs.setdefault(source, []).append((unit_hash(f"{recipe.seed}:{doc_id}"), text[: recipe.max_chars_per_document]))
+    out = []
+    for source, rows in docs.items():
+        left = plans[source].budget
+        for _, text in sorted(rows):
+            if left <= 0:
+                break
+            out.append((source, text[:left]))
+            left -= len(text[:left])
+    return sorted(out)
+
+
+@pytest.mark.parametrize("budget", [
+    {"max_chars": 60_000},  # a few documents of each source
+    {"max_chars": 60_000, "seed": 7, "max_chars_per_document": 5_000},
+    {"max_chars": 10**9, "sources": {"wiki": 0.2, "books": 0.3, "wide": 0.5}},  # wide limits the total
+    {"max_chars": 10**9},  # everything: every source counted whole
+], ids=["small", "seed-cap", "weights", "all"])
+def test_sample_is_the_hash_order_sample_within_budget(budget, data, tmp_path, monkeypatch):
+    """Without counting every document, the sample is still exactly the one its definition gives, fills every
+    budget to the character, and the same run after run. A third source, `wide`, is Wikipedia text in
+    fullwidth letters (3 UTF-8 bytes each): the parquet footer's size overestimates its characters threefold,
+    so its first count falls short and is widened."""
+    wiki = [d for d in shard_docs(data) if d["source"] == "wiki"]
+    write_shard(tmp_path / "data" / "wide" / "0.parquet",
+                [{"id": f"wide/{d['id']}", "text": d["text"].translate(str.maketrans(FULLWIDTH)), "source": "wide"}
+                 for d in wiki])
+    pq.write_table(pq.read_table(tmp_path / "data" / "wide" / "0.parquet"), tmp_path / "data" / "wide" / "0.parquet",
+                   row_group_size=5)
+    inputs = [str(data), str(tmp_path / "data")]
+    recipe = load_recipe({**BPE, **budget})
+    counts = []
+    real = pq.ParquetFile.iter_batches
+
+    def spy(self, *args, columns=None, **kwargs):
+        if columns == ["text"]:
+            counts.append(1)
+        return real(self, *args, columns=columns, **kwargs)
+
+    monkeypatch.setattr(pq.ParquetFile, "iter_batches", spy)
+    plans = plan(inputs, recipe)
+    passes = len(counts)
+    sample = sorted(sampled_texts(inputs, recipe, plans))
+    monkeypatch.undo()
+    assert sample == reference_sample(inputs, recipe, plans)
+    assert sorted(sampled_texts(inputs, recipe, plan(inputs, recipe))) == sample  # deterministic
+    assert sorted(sampled_texts(inputs, recipe, plans)) == sample  # read again, not from the kept texts
+    total = {s: len(t) for s, t in sample}
+    assert all(p.sampled_chars == p.budget == sum(len(t) for s, t in sample if s == name) > 0
+               for name, p in plans.items())
+    exact = {}
+    for source, doc_id, text in documents(inputs):
+        if not is_heldout(doc_id, recipe.holdout_fraction):
+            exact[source] = exact.get(source, 0) + min(len(text), recipe.max_chars_per_document)
+    budgets = {s: p.budget for s, p in plans.items()}
+    if "sources" in budget:
+        # the binding source is counted whole, so the weights hold to the character
+        assert plans["wide"].train_chars_counted and budgets["wide"] == exact["wide"]
+        assert sum(budgets.values()) == round(exact["wide"] / 0.5)
+        assert budgets["books"] == pytest.approx(0.3 / 0.5 * exact["wide"], abs=1)
+    elif budget["max_chars"] >= sum(exact.values()):
+        assert budgets == exact and all(p.train_chars_counted for p in plans.values())
+    else:
+        assert sum(budgets.values()) == budget["max_chars"] and total
+        # natural proportions, from estimates corrected by what was counted: within 15% of the exact ones
+        for s in exact:
+            assert budgets[s] / budget["max_chars"] == pytest.approx(exact[s] / sum(exact.values()), rel=0.15), s
+        assert not plans["wide"].train_chars_counted and passes > 2  # the wide source was counted again
+
+
 def test_pass_two_decodes_only_the_row_groups_it_samples(data, tmp_path, monkeypatch):
-    """A budget of a few documents: pass 2 reads the text of the row groups that hold them and no other,
-    and gives the documents the plan counted."""
+    """A budget of a few documents: pass 1 decodes the row groups holding the lowest hashes it counts;
+    pass 2 takes the sample from the texts pass 1 kept and decodes nothing, or, when they are more than
+    KEEP_CHARS, reads the row groups that hold a sampled document and no other; both give the same texts."""
+    from curate.tokenizer import corpus
+
     docs = sorted(shard_docs(data), key=lambda d: d["id"])
     write_shard(tmp_path / "data" / "wiki" / "0.parquet", docs)  # one row group ...
     table = pq.read_table(tmp_path / "data" / "wiki" / "0.parquet")
@@ -56,12 +139,22 @@ def test_pass_two_decodes_only_the_row_groups_it_samples(data, tmp_path, monkeyp
     recipe = load_recipe({**BPE, "max_chars": 30_000})
     inputs = [str(tmp_path / "data")]
     plans = plan(inputs, recipe)
-    assert read == list(range(groups))  # pass 1 reads every text to count it
+    # pass 1 counts the lengths of the lowest hashes only, as far as the budget needs
+    assert 0 < len(set(read)) < groups and not plans["wiki"].train_chars_counted
+    counted = set(read)
+    read.clear()
+    kept = list(sampled_texts(inputs, recipe, plans))
+    assert read == []
+    monkeypatch.setattr(corpus, "KEEP_CHARS", 0)
+    plans = plan(inputs, recipe)
+    assert set(read) == counted and all(p.kept is None for p in plans.values())
     read.clear()
     texts = list(sampled_texts(inputs, recipe, plans))
+    assert texts == kept
     assert sum(len(t) for _, t in texts) == 30_000 == sum(p.sampled_chars for p in plans.values())
     assert len(texts) == sum(p.sampled_docs for p in plans.values()) and 0 < len(set(read)) < groups // 2
     assert read == sorted(set(read))  # each row group read at most once, in file order
+    assert set(read) <= counted  # the sample is among the counted documents
 
 
 @pytest.mark.parametrize("recipe", [RUST, BPE], ids=["rustbpe", "hf-bpe"])
