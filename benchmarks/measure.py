@@ -76,28 +76,26 @@ class TreeUsage:
         self.tree_pss = max(self.tree_pss, sum(pss.values()))
 
 
-def peak_rss(pid: int) -> int:
-    """The kernel's high-water mark of a process's RSS (VmHWM), bytes: exact, unlike a sampled RSS."""
+def _proc_kb(path: str, field: str) -> int:
+    """A "<field>: <n> kB" line of a /proc file, in bytes; 0 when the process is gone."""
     try:
-        with open(f"/proc/{pid}/status") as f:
+        with open(path) as f:
             for line in f:
-                if line.startswith("VmHWM:"):
+                if line.startswith(field):
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
     return 0
+
+
+def peak_rss(pid: int) -> int:
+    """The kernel's high-water mark of a process's RSS (VmHWM), bytes: exact, unlike a sampled RSS."""
+    return _proc_kb(f"/proc/{pid}/status", "VmHWM:")
 
 
 def proportional_set_size(pid: int) -> int:
     """A process's Pss, bytes: its private pages and its share of each page it shares with others."""
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as f:
-            for line in f:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
+    return _proc_kb(f"/proc/{pid}/smaps_rollup", "Pss:")
 
 
 def proc_table() -> dict[int, tuple[int, int, int, int]]:
