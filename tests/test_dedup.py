@@ -151,7 +151,8 @@ def test_clusters_are_the_same_when_candidates_are_read_in_many_blocks(planted, 
     real_read = minhash_clusters.StageOneRows.read
     monkeypatch.setattr(minhash_clusters.StageOneRows, "read", lambda self, *a: reads.append(len(a[0])) or real_read(self, *a))
     counts = minhash_clusters.cluster(index, manifest, config, "first", block_bytes=40_000)
-    assert len(reads) > 20 and max(reads) < 100  # many blocks of a few candidates each
+    assert len(reads) > 20 and max(reads) < 100  # many blocks of a few candidates each, pairs across them
+    assert not (index / "verify").exists()  # the spill files are removed
     assert {k: manifest[k] for k in counts} == counts
     assert {p.name: pq.read_table(p) for p in sorted((index / "clusters").glob("*.parquet"))} == one_block
 

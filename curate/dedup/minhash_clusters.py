@@ -8,14 +8,17 @@ cluster_size) and the counts to clusters.json (written last: the index is comple
 Reading in file order. Every pair needs both documents' shingle sets, and the two ends of a pair lie anywhere
 in the corpus. Reading them pair by pair (a pread per document, as this stage first did) is random I/O: fine
 while stage 1's files sit in the page cache, but at 10M web pages they hold ~15 GB of shingles, and the stage
-took 220 s against 10 s at 1M pages. Cold, at 1M pages, 13 of its 22 s were spent in pread. Now the candidate
-documents, in (file, row) order, are cut into blocks of half of `BLOCK_BYTES`, each read with few large
-sequential reads; the pairs between blocks I <= J are measured while both are loaded. Memory holds two blocks
-at most; a corpus whose candidates fit in one block reads each of them once, and B blocks cost at most
-B(B+1)/2 block reads (only the block pairs that share a pair are read together).
+took 259 s against 22 s at 1M pages (cold). Now the candidate documents, in (file, row) order, are cut into
+blocks of `BLOCK_BYTES` of rows, each read with few large sequential reads, and the pairs are measured by a
+partition join: pass 1 reads the blocks in order and measures the pairs within a block; for a pair whose
+first document lies in an earlier block it appends the second document's set to that block's spill file.
+Pass 2 reads each block with a spill file again, and its spill file in chunks of a block's size, and measures
+the rest. Memory holds a block and a chunk; the reads grow linearly with the candidates (each block twice at most, the copied
+sets once); a corpus whose candidates fit in one block reads each of them once and spills nothing.
 """
 
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +33,7 @@ from curate.dedup.minhash_index import (
 from curate.io.files import write_json_atomic
 from datatrove.pipeline.base import PipelineStep
 
-BLOCK_BYTES = 4 << 30  # two blocks of candidates in memory: 2.5 GB in all at 10M web pages, so one read
+BLOCK_BYTES = 1 << 28  # of candidates' rows held at once: 1.6 GB for the process at 10M web pages (2.8 GB of sets)
 GAP = 1 << 16  # bytes: rows closer than this are read with one pread, the gap included...
 CHUNK = 1 << 26  # ...up to about this many bytes per pread
 
@@ -79,34 +82,67 @@ class StageOneRows:
 
 
 def measure_pairs(source: StageOneRows, files: np.ndarray, rows: np.ndarray, a: np.ndarray, b: np.ndarray,
-                  measure, block_bytes: int = BLOCK_BYTES) -> np.ndarray:
+                  measure, spill: Path, block_bytes: int = BLOCK_BYTES) -> np.ndarray:
     """measure(x, y) for each pair of candidates (a[i], b[i]); candidates are positions in `files`/`rows`,
-    which are sorted by (file, row). Reads block by block (module docstring)."""
+    which are sorted by (file, row). A partition join over blocks of candidates (module docstring), with the
+    sets it copies written under `spill` (removed at the end)."""
     out = np.empty(len(a), np.float64)
     if not len(a):
         return out
     start, end = source.spans(files, rows)
-    cum = np.cumsum((end - start) * 4)
-    block = (cum - 1) // (block_bytes // 2)  # two blocks in memory at once
+    block = (np.cumsum((end - start) * 4) - 1) // block_bytes
     bounds = np.searchsorted(block, np.arange(block[-1] + 2))  # candidates of block I: bounds[I]:bounds[I + 1]
     lo, hi = np.minimum(a, b), np.maximum(a, b)
-    bi, bj = block[lo], block[hi]
-    order = np.lexsort((bj, bi))
-    groups = np.flatnonzero(np.r_[True, (bi[order][1:] != bi[order][:-1]) | (bj[order][1:] != bj[order][:-1])])
-    loaded: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    for g, first in enumerate(groups):
-        sel = order[first:groups[g + 1] if g + 1 < len(groups) else len(order)]
-        need = {int(bi[sel[0]]), int(bj[sel[0]])}
-        loaded = {k: v for k, v in loaded.items() if k in need}
-        for k in need - loaded.keys():
-            s = slice(bounds[k], bounds[k + 1])
-            loaded[k] = source.read(files[s], start[s], end[s])
-        for p in sel:
-            x, y = int(lo[p]), int(hi[p])
-            (dx, ox), (dy, oy) = loaded[int(block[x])], loaded[int(block[y])]
-            x, y = x - bounds[block[x]], y - bounds[block[y]]
-            out[p] = measure(dx[ox[x]:ox[x + 1]], dy[oy[y]:oy[y + 1]])
+
+    def load(k: int):
+        s = slice(bounds[k], bounds[k + 1])
+        data, offsets = source.read(files[s], start[s], end[s])
+        return lambda x: data[offsets[x - bounds[k]]:offsets[x - bounds[k] + 1]]
+
+    shutil.rmtree(spill, ignore_errors=True)
+    spill.mkdir(parents=True)
+    copied: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}  # block I -> (pairs, set lengths) in its file
+    # pass 1, by the block of each pair's second document: pairs within the block are measured, and the second
+    # sets of the pairs whose first document lies in an earlier block I are appended to I's spill file
+    by_second = np.lexsort((block[lo], block[hi]))
+    for k, group in _groups(block[hi], by_second):
+        set_of = None  # the last block is freed before the next is read
+        set_of = load(k)
+        within = group[block[lo[group]] == k]
+        for p in within.tolist():
+            out[p] = measure(set_of(int(lo[p])), set_of(int(hi[p])))
+        across = group[block[lo[group]] < k]
+        for i, pairs in _groups(block[lo], across):
+            sets = [set_of(int(hi[p])) for p in pairs.tolist()]
+            with open(spill / f"{i}.u32", "ab") as f:
+                np.concatenate(sets).astype("<u4").tofile(f)
+            copied.setdefault(i, []).append((pairs, np.array([len(x) for x in sets], np.int64)))
+    # pass 2, by the block of the first document: the block again, and the copied sets read in order, in
+    # chunks of about a block
+    for i, parts in copied.items():
+        set_of = second = None
+        set_of = load(i)
+        pairs = np.concatenate([p for p, _ in parts])
+        offsets = np.r_[0, np.cumsum(np.concatenate([n for _, n in parts]))]
+        chunk = offsets[1:] * 4 // block_bytes  # the chunk of each copied set, by where it ends
+        for _, members in _groups(chunk, np.arange(len(pairs))):
+            first, last = int(offsets[members[0]]), int(offsets[members[-1] + 1])
+            second = np.fromfile(spill / f"{i}.u32", "<u4", count=last - first, offset=4 * first)
+            for n in members.tolist():
+                p = int(pairs[n])
+                out[p] = measure(set_of(int(lo[p])), second[offsets[n] - first:offsets[n + 1] - first])
+    shutil.rmtree(spill)
     return out
+
+
+def _groups(keys: np.ndarray, members: np.ndarray):
+    """(key, members with that key) for `members` (indexes into `keys`) sorted by key, in key order."""
+    if not len(members):
+        return
+    k = keys[members]
+    cuts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+    for c, first in enumerate(cuts.tolist()):
+        yield int(k[first]), members[first:cuts[c + 1] if c + 1 < len(cuts) else len(members)]
 
 
 def _candidates(work: Path, manifest: dict, cand_keys: np.ndarray) -> dict:
@@ -177,9 +213,9 @@ def cluster(work: Path, manifest: dict, config: MinhashConfig, keep: str, block_
     if config.verify == "none":
         ok = np.ones(len(a), bool)
     elif config.verify == "signature":
-        ok = measure_pairs(sig_rows, files, rows, a, b, estimated_jaccard, block_bytes) >= config.threshold
+        ok = measure_pairs(sig_rows, files, rows, a, b, estimated_jaccard, work / "verify", block_bytes) >= config.threshold
     else:
-        ok = measure_pairs(shingle_rows, files, rows, a, b, jaccard, block_bytes) >= config.threshold
+        ok = measure_pairs(shingle_rows, files, rows, a, b, jaccard, work / "verify", block_bytes) >= config.threshold
 
     parent = np.arange(len(key))
     for i, j in zip(a[ok].tolist(), b[ok].tolist()):
@@ -207,7 +243,7 @@ def cluster(work: Path, manifest: dict, config: MinhashConfig, keep: str, block_
     removed = np.array([i for i, r in enumerate(roots) if size[r] > 1 and best[r] != i], np.int64)
     rep = np.array([best[roots[i]] for i in removed], np.int64)
     # the estimated Jaccard of each removed document to its representative (the two need not be a pair)
-    similarity = measure_pairs(sig_rows, files, rows, removed, rep, estimated_jaccard, block_bytes)
+    similarity = measure_pairs(sig_rows, files, rows, removed, rep, estimated_jaccard, work / "verify", block_bytes)
     (work / "clusters").mkdir(exist_ok=True)
     for f in manifest["files"]:
         k = f["file"]
