@@ -115,7 +115,7 @@ def measure_pairs(source: StageOneRows, files: np.ndarray, rows: np.ndarray, a: 
         for i, pairs in _groups(block[lo], across):
             sets = [set_of(int(hi[p])) for p in pairs.tolist()]
             with open(spill / f"{i}.u32", "ab") as f:
-                np.concatenate(sets).astype("<u4").tofile(f)
+                np.concatenate(sets).tofile(f)  # the sets are "<u4" views of the block
             copied.setdefault(i, []).append((pairs, np.array([len(x) for x in sets], np.int64)))
     # pass 2, by the block of the first document: the block again, and the copied sets read in order, in
     # chunks of about a block
