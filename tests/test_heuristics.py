@@ -92,6 +92,50 @@ def test_text_in_another_language_fails_gophers_stop_words():
     assert drop.reason == "gopher_enough_stop_words" and drop.details == {"signal": "stop_words", "value": 0.0, "threshold": 2}
 
 
+def _repeated_ngram_chars_reference(words: list[str], n: int) -> int:
+    """Gopher's scan, word by word: an n-gram seen before counts its characters and the scan jumps past it."""
+    seen, chars, i = set(), 0, 0
+    while i < len(words) - n + 1:
+        gram = tuple(words[i : i + n])
+        if gram in seen:
+            chars += sum(map(len, gram))
+            i += n
+        else:
+            seen.add(gram)
+            i += 1
+    return chars
+
+
+def test_repetition_and_quality_signals_equal_a_word_by_word_reference(wiki_texts, data_dir):
+    from collections import Counter
+
+    from datatrove.utils.text import PUNCTUATION_SET
+
+    from curate.quality.ngrams import NGrams, repeated_ngram_chars, top_ngram_chars
+
+    play = (data_dir / "books" / "hamlet.txt").read_text()
+    lines = play[:6000].splitlines()
+    texts = wiki_texts[:10] + [play[:20000], "\n".join(lines + lines[5:40] * 3 + lines[:8]), "a b a b a b c a b"]
+    gopher_quality, gopher_repetition = GopherQuality(), GopherRepetition()
+    for text in texts:
+        words = split_words(text)
+        grams = NGrams(words)
+        for n in range(2, 5):
+            top, count = Counter(tuple(words[i : i + n]) for i in range(len(words) - n + 1)).most_common(1)[0]
+            assert top_ngram_chars(grams, n) == (sum(map(len, top)) + n - 1) * count
+        for n in range(5, 11):  # from the masks of n - 1, as the rule set asks for them
+            assert repeated_ngram_chars(grams, n) == _repeated_ngram_chars_reference(words, n), (n, text[:60])
+        alone = NGrams(words)  # and for one size asked first, without the smaller ones
+        assert repeated_ngram_chars(alone, 7) == _repeated_ngram_chars_reference(words, 7)
+        signals = dict(s for s in gopher_quality.signals(text) if not isinstance(s, Drop))
+        counted = [w for w in words if any(ch not in PUNCTUATION_SET for ch in w)]
+        assert signals["words"] == len(counted)
+        assert signals["avg_word_length"] == sum(map(len, counted)) / len(counted)
+        assert signals["alpha_words_ratio"] == sum(any(c.isalpha() for c in w) for w in words) / len(words)
+        assert signals["stop_words"] == len(set(words) & set(gopher_quality.stop_words))
+        assert dict(gopher_repetition.signals(text))["duplicated_5_n_grams"] == _repeated_ngram_chars_reference(words, 5) / len(text)
+
+
 def test_50mb_document_in_bounded_time(data_dir):
     text = "".join(p.read_text() for p in sorted((data_dir / "books").glob("*.txt")))
     big = (text * (50 * 2**20 // len(text) + 1))[: 50 * 2**20]

@@ -161,6 +161,27 @@ def test_demo_runs_offline(tmp_path):
     assert (out / "ablation" / "report.md").is_file() and (out / "ablation" / "ratios.csv").is_file()
 
 
+PRELOAD_CHECK = """
+import curate.quality.heuristics  # as building a recipe imports its steps' modules
+from curate.executors import make_executor
+
+def record(data, rank=0, world_size=1):
+    # runs in a pool worker: was the module there before this job imported anything?
+    import sys
+    open(f"{out}/{rank}", "w").write(str("curate.quality.heuristics" in sys.modules))
+    yield from ()
+
+make_executor("local", [record], tasks=2, workers=2, logging_dir="{out}/logs").run()
+"""
+
+
+def test_local_workers_start_with_the_recipes_modules_imported(tmp_path):
+    # imported once in the forkserver instead of once per worker: presidio, spaCy and fastText cost about 5
+    # CPU-seconds per process (curate.executors.preload_worker_modules)
+    subprocess.run([sys.executable, "-c", PRELOAD_CHECK.replace("{out}", str(tmp_path))], check=True, cwd=tmp_path)
+    assert [(tmp_path / str(rank)).read_text() for rank in (0, 1)] == ["True", "True"]
+
+
 def test_a_step_applies_to_its_sources_only(inputs, tmp_path):
     config = inputs / "web-only.yaml"
     config.write_text(TEST_CONFIG_WEB_ONLY)

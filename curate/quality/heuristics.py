@@ -18,6 +18,7 @@ document that is mostly code (`code.MOSTLY_CODE`) is judged by the code rules al
 """
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -182,17 +183,28 @@ class GopherQuality(RuleSet):
             yield Drop("gopher_no_words")
             return
         n_words = len(words)
+        # Measured over the distinct words, each weighted by its count: natural text repeats its words, and the
+        # per-word tests in Python cost more than counting them (Counter runs in C). The sums are integers, so
+        # the ratios are the same as word by word.
+        counts = Counter(words)
+        only_punctuation = PUNCTUATION_SET.issuperset
+        n_counted = chars = alpha = 0
+        for w, c in counts.items():
+            if not only_punctuation(w):
+                n_counted += c
+                chars += c * len(w)
+            if any(map(str.isalpha, w)):
+                alpha += c
         # Gopher counts words that are not only punctuation; the ratios below divide by all tokens, as datatrove.
-        word_lengths = [len(w) for w in words if any(ch not in PUNCTUATION_SET for ch in w)]
-        yield "words", len(word_lengths)
-        yield "avg_word_length", sum(word_lengths) / len(word_lengths) if word_lengths else 0.0
+        yield "words", n_counted
+        yield "avg_word_length", chars / n_counted if n_counted else 0.0
         yield "hash_word_ratio", text.count("#") / n_words
         yield "ellipsis_word_ratio", (text.count("...") + text.count("…")) / n_words
         lines = text.splitlines() or [""]
         yield "bullet_lines_ratio", sum(s.lstrip().startswith(("•", "-")) for s in lines) / len(lines)
         yield "end_ellipsis_lines_ratio", sum(s.rstrip().endswith(("...", "…")) for s in lines) / len(lines)
-        yield "alpha_words_ratio", sum(any(c.isalpha() for c in w) for w in words) / n_words
-        yield "stop_words", len(self.stop_words.intersection(words))
+        yield "alpha_words_ratio", alpha / n_words
+        yield "stop_words", len(self.stop_words.intersection(counts))
 
 
 class GopherRepetition(RuleSet):
@@ -273,6 +285,7 @@ class C4Quality(RuleSet):
     is not removed by a page rule (the code rules of the other sets judge it)."""
 
     name = "c4_quality"
+    _last_kept: tuple[str, list[str] | Drop] = ("", [])
 
     def __init__(
         self,
@@ -305,12 +318,22 @@ class C4Quality(RuleSet):
 
     def kept_lines(self, text: str, page_rules: bool = True) -> list[str] | Drop:
         """The lines C4 keeps, or the Drop of a page rule (lorem ipsum, curly bracket); without `page_rules`,
-        a line that would remove the page is only cut."""
+        a line that would remove the page is only cut. The last answer with page rules is kept for the same
+        text object: `process` cuts the lines that its check has just judged."""
+        if page_rules and text is self._last_kept[0]:
+            return self._last_kept[1]
+        kept = self._kept_lines(text, page_rules)
+        if page_rules:
+            self._last_kept = (text, kept)
+        return kept
+
+    def _kept_lines(self, text: str, page_rules: bool) -> list[str] | Drop:
         kept = []
         for line in text.splitlines():
             line = line.strip()
             words = line.split()
-            if self.max_word_length != -1 and any(len(w) > self.max_word_length for w in words):
+            # (a line no longer than the limit has no word longer than it: most lines skip the scan)
+            if self.max_word_length != -1 and len(line) > self.max_word_length and max(map(len, words)) > self.max_word_length:
                 continue
             if self.remove_citations:
                 line = C4_CITATION.sub("", line)

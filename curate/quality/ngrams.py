@@ -27,13 +27,15 @@ class NGrams:
     _MULT = np.uint64(0x9E3779B97F4A7C15)
 
     def __init__(self, words: list[str]):
-        vocab: dict[str, int] = {}
-        ids = np.fromiter((vocab.setdefault(w, len(vocab)) for w in words), dtype=np.int64, count=len(words))
+        # each distinct word gets the number of its first appearance; map() keeps the per-word loops in C
+        vocab = {w: i for i, w in enumerate(dict.fromkeys(words))}
+        ids = np.fromiter(map(vocab.__getitem__, words), dtype=np.int64, count=len(words))
         rng = np.random.default_rng(0)
         self.values = rng.integers(1, 2**63, size=max(len(vocab), 1), dtype=np.uint64)[ids]
-        self.char_cumsum = np.concatenate([[0], np.cumsum([len(w) for w in words])])
+        self.char_cumsum = np.concatenate([[0], np.cumsum(np.fromiter(map(len, words), dtype=np.int64, count=len(words)))])
         self.n = 1
         self.hashes = self.values.copy()
+        self._repeated: dict[int, np.ndarray] = {}  # n -> whether the n-gram at each position occurs again
 
     def of_size(self, n: int) -> np.ndarray:
         if n < self.n:
@@ -51,13 +53,35 @@ class NGrams:
         """Characters in the words of the n-gram(s) starting at `start` (spaces not counted)."""
         return self.char_cumsum[start + n] - self.char_cumsum[start]
 
+    def repeated(self, n: int) -> np.ndarray:
+        """Whether the n-gram at each position occurs more than once in the document.
+
+        Every occurrence of an n-gram has the same two (n-1)-grams inside it, so an n-gram can only repeat
+        where both of those repeat, and then all of its occurrences are among those positions: with the mask
+        of n-1 known, only those positions are counted (in natural text a small share of them)."""
+        if (mask := self._repeated.get(n)) is not None:
+            return mask
+        h = self.of_size(n)
+        shorter = self._repeated.get(n - 1)
+        if shorter is None:
+            _, inverse, counts = np.unique(h, return_inverse=True, return_counts=True)
+            mask = counts[inverse] > 1
+        else:
+            candidates = np.flatnonzero(shorter[:-1] & shorter[1:])
+            mask = np.zeros(len(h), dtype=bool)
+            _, inverse, counts = np.unique(h[candidates], return_inverse=True, return_counts=True)
+            mask[candidates[counts[inverse] > 1]] = True
+        self._repeated[n] = mask
+        return mask
+
 
 def top_ngram_chars(grams: NGrams, n: int) -> int:
     """Characters covered by the most frequent n-gram: its length with spaces, times its count."""
     h = grams.of_size(n)
     if len(h) == 0:
         return 0
-    uniq, first, counts = np.unique(h, return_index=True, return_counts=True)
+    _, first, inverse, counts = np.unique(h, return_index=True, return_inverse=True, return_counts=True)
+    grams._repeated.setdefault(n, counts[inverse] > 1)  # the next size's repeats start from it
     top = counts.max()
     start = first[counts == top].min()  # ties: the n-gram seen first, as Counter.most_common does
     return int((grams.chars(start, n) + n - 1) * top)
@@ -72,14 +96,13 @@ def repeated_ngram_chars(grams: NGrams, n: int) -> int:
     h = grams.of_size(n)
     if len(h) == 0:
         return 0
-    _, inverse, counts = np.unique(h, return_inverse=True, return_counts=True)
+    positions = np.flatnonzero(grams.repeated(n))
     seen: set[int] = set()
     chars = 0
     next_allowed = 0
-    for p in np.flatnonzero(counts[inverse] > 1).tolist():
+    for p, g in zip(positions.tolist(), h[positions].tolist()):
         if p < next_allowed:
             continue
-        g = int(inverse[p])
         if g in seen:
             chars += int(grams.chars(p, n))
             next_allowed = p + n

@@ -128,8 +128,17 @@ def _splitter() -> SpacyCompatibleSplitter:
     return SpacyCompatibleSplitter()
 
 
+_last: tuple[str, list[str]] = ("", [])
+
+
 def split_words(text: str) -> list[str]:
-    return _splitter().split(text)
+    """The words of `text`. Do not change the list: the words of the last text are kept and returned again
+    when the same string object comes back, as it does when the rule sets that follow one another in a recipe
+    (Gopher repetition, Gopher quality) measure the same document."""
+    global _last
+    if text is not _last[0]:
+        _last = (text, _splitter().split(text))
+    return _last[1]
 
 
 # spaCy's sentencizer ends a sentence after one of these tokens, once a token that is not punctuation follows.
