@@ -17,7 +17,9 @@ install: $(INSTALLED)
 demo: install
 	$(BIN)/curate demo
 
+# Slurm (Debian's packages) for the test that runs a recipe on a real single-node cluster
 test: install
+	bash scripts/install_slurm.sh
 	$(BIN)/python -m pytest -q
 
 clean:

@@ -1,11 +1,13 @@
 """A recipe of several passes on Slurm: the job scripts datatrove's SlurmPipelineExecutor writes, their
-dependency chain, and the jobs themselves run as Slurm would run them.
+dependency chain, and the jobs themselves run by a real Slurm cluster.
 
-No Slurm daemon here (slurmctld and munge need root and a configured node; CI has neither), so `sbatch` and
-`srun` are small stand-ins put first on PATH: `sbatch` records its arguments and script, and runs the script
-once per array task with SLURM_ARRAY_TASK_ID set (at submission, which is the order the dependencies ask for;
-a job whose dependency failed is not run), `srun` runs its command (`scontrol` expands a node list of one). What runs is curate's and datatrove's own
-code: the pickled executors, `launch_pickled_pipeline`, `merge_stats`.
+Two ways. With stand-ins for `sbatch`, `srun` and `scontrol` first on PATH (`sbatch` records its arguments and
+script, and runs the script once per array task with SLURM_ARRAY_TASK_ID set, at submission, which is the order
+the dependencies ask for; a job whose dependency failed is not run): every submitted script and argument can be
+checked. And on a real single-node cluster (Debian's slurmctld, slurmd and munge, started by
+tests/kits/slurm_cluster.py; `make test` installs them): Slurm queues the jobs and starts each when the one before
+has ended. Either way what runs is curate's and datatrove's own code: the pickled executors,
+`launch_pickled_pipeline`, `merge_stats`.
 """
 
 import json
@@ -16,8 +18,10 @@ import sys
 from pathlib import Path
 
 import orjson
+import pytest
 
 from helpers import kept_documents
+from kits.slurm_cluster import slurm_cluster, wait_for_jobs
 
 REPO = Path(__file__).resolve().parents[1]
 CURATE = [sys.executable, "-m", "curate.cli"]
@@ -80,11 +84,19 @@ def fake_slurm(tmp_path: Path) -> dict:
             "FAKE_SLURM_STATE": str(state)}
 
 
-def test_a_recipe_on_slurm_is_a_chain_of_array_jobs(tmp_path):
-    recipe = tmp_path / "books-wiki.yaml"
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory) -> tuple[Path, Path]:
+    """(the recipe, its run on local processes), for the Slurm runs to be compared with."""
+    root = tmp_path_factory.mktemp("recipe")
+    recipe = root / "books-wiki.yaml"
     recipe.write_text(RECIPE)
-    subprocess.run(CURATE + ["run", str(recipe), "-o", str(tmp_path / "local"), "--tasks", "2", "--workers", "2"],
+    subprocess.run(CURATE + ["run", str(recipe), "-o", str(root / "local"), "--tasks", "2", "--workers", "2"],
                    check=True, capture_output=True, timeout=600)
+    return recipe, root / "local"
+
+
+def test_a_recipe_on_slurm_is_a_chain_of_array_jobs(tmp_path, local_run):
+    recipe, local = local_run
     out = tmp_path / "on-slurm"
     proc = subprocess.run(CURATE + ["run", str(recipe), "-o", str(out), "--tasks", "2", "--executor", "slurm",
                                     "--slurm", "time=00:20:00", "--sbatch", "account=lab"],
@@ -112,8 +124,47 @@ def test_a_recipe_on_slurm_is_a_chain_of_array_jobs(tmp_path):
     # the jobs ran as Slurm runs them: the same corpus as on local processes, counted in full
     stats = orjson.loads((out / "stats.json").read_bytes())
     assert stats["conserved"] and stats["executor"] == "slurm"
-    assert stats["totals"] == orjson.loads((tmp_path / "local" / "stats.json").read_bytes())["totals"]
-    assert kept_documents(out) == kept_documents(tmp_path / "local")
+    assert stats["totals"] == orjson.loads((local / "stats.json").read_bytes())["totals"]
+    assert kept_documents(out) == kept_documents(local)
+
+
+@pytest.fixture(scope="module")
+def slurm(tmp_path_factory):
+    with slurm_cluster(tmp_path_factory.mktemp("slurm")) as env:
+        yield env
+
+
+def test_a_recipe_runs_on_a_real_slurm_cluster(tmp_path, local_run, slurm):
+    """Debian's slurmctld and slurmd on this machine: sbatch queues the jobs, each array task runs through
+    srun once the job before it has ended, and the corpus is the one of local processes."""
+    recipe, local = local_run
+    out = tmp_path / "on-slurm"
+    proc = subprocess.run(CURATE + ["run", str(recipe), "-o", str(out), "--tasks", "2", "--executor", "slurm",
+                                    "--slurm", "time=00:20:00"], env=slurm, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "submitted to Slurm: 8 jobs" in proc.stdout
+    wait_for_jobs(slurm, timeout=900)
+
+    jobs = subprocess.run(["scontrol", "show", "job", "-o"], env=slurm, capture_output=True, text=True, check=True).stdout
+    ran = {}  # array job id -> (job name, first start, last end) over its tasks, as Slurm recorded them
+    for line in jobs.splitlines():
+        fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
+        assert fields["JobState"] == "COMPLETED", line
+        name, start, end = ran.get(int(fields["ArrayJobId"]), (fields["JobName"], fields["StartTime"], fields["EndTime"]))
+        ran[int(fields["ArrayJobId"])] = (name, min(start, fields["StartTime"]), max(end, fields["EndTime"]))
+    first = {}  # datatrove names the job that merges a job's stats after it: the first of a name is the job
+    for job_id in sorted(ran):
+        first.setdefault(ran[job_id][0], ran[job_id][1:])
+    chain = [first[f"books-wiki-{name}"] for name in ("pass-1", "minhash_dedup-signatures", "minhash_dedup-buckets",
+                                                       "minhash_dedup-clusters", "sentence_dedup-units",
+                                                       "sentence_dedup-owners", "pass-2", "stats")]
+    for (_, end), (start, _) in zip(chain, chain[1:]):
+        assert start >= end, jobs  # each job started once the one before had ended (ISO times compare as strings)
+
+    stats = orjson.loads((out / "stats.json").read_bytes())
+    assert stats["conserved"] and stats["executor"] == "slurm"
+    assert stats["totals"] == orjson.loads((local / "stats.json").read_bytes())["totals"]
+    assert kept_documents(out) == kept_documents(local)
 
 
 def test_slurm_without_a_partition_is_a_one_line_error(tmp_path):
