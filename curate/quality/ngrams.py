@@ -61,18 +61,24 @@ class NGrams:
         of n-1 known, only those positions are counted (in natural text a small share of them)."""
         if (mask := self._repeated.get(n)) is not None:
             return mask
-        h = self.of_size(n)
         shorter = self._repeated.get(n - 1)
         if shorter is None:
-            _, inverse, counts = np.unique(h, return_inverse=True, return_counts=True)
-            mask = counts[inverse] > 1
-        else:
-            candidates = np.flatnonzero(shorter[:-1] & shorter[1:])
-            mask = np.zeros(len(h), dtype=bool)
-            _, inverse, counts = np.unique(h[candidates], return_inverse=True, return_counts=True)
-            mask[candidates[counts[inverse] > 1]] = True
+            self.counted(n)
+            return self._repeated[n]
+        h = self.of_size(n)
+        candidates = np.flatnonzero(shorter[:-1] & shorter[1:])
+        mask = np.zeros(len(h), dtype=bool)
+        _, inverse, counts = np.unique(h[candidates], return_inverse=True, return_counts=True)
+        mask[candidates[counts[inverse] > 1]] = True
         self._repeated[n] = mask
         return mask
+
+    def counted(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(first position, count) of each distinct n-gram, in hash order; notes which positions repeat, for
+        `repeated` of the next size."""
+        _, first, inverse, counts = np.unique(self.of_size(n), return_index=True, return_inverse=True, return_counts=True)
+        self._repeated.setdefault(n, counts[inverse] > 1)
+        return first, counts
 
 
 def top_ngram_chars(grams: NGrams, n: int) -> int:
@@ -80,8 +86,7 @@ def top_ngram_chars(grams: NGrams, n: int) -> int:
     h = grams.of_size(n)
     if len(h) == 0:
         return 0
-    _, first, inverse, counts = np.unique(h, return_index=True, return_inverse=True, return_counts=True)
-    grams._repeated.setdefault(n, counts[inverse] > 1)  # the next size's repeats start from it
+    first, counts = grams.counted(n)
     top = counts.max()
     start = first[counts == top].min()  # ties: the n-gram seen first, as Counter.most_common does
     return int((grams.chars(start, n) + n - 1) * top)
